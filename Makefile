@@ -1,0 +1,28 @@
+# stencilc developer commands. Every target builds its own virtual environment in .venv,
+# so a fresh machine with only Python 3.10+ needs nothing else.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Numba's disk cache for tests lives in the repo so runs never touch the user's cache.
+export STENCILC_CACHE_DIR ?= $(CURDIR)/.stencilc-cache
+export HYPOTHESIS_PROFILE ?= ci
+
+.PHONY: test demo venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test,xarray,distributed]"
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 -q tests
+
+demo: $(STAMP)
+	$(PY) examples/seed_smooth.py
+
+clean:
+	rm -rf $(VENV) .stencilc-cache .pytest_cache .hypothesis

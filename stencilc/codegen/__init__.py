@@ -1,0 +1,1 @@
+"""Code generators: StencilIR -> source text of numba functions."""

@@ -1,0 +1,30 @@
+"""The exceptions stencilc raises for kernels it cannot compile."""
+from __future__ import annotations
+
+
+class StencilError(Exception):
+    """Base class of every error stencilc raises about a kernel."""
+
+
+class StencilSyntaxError(StencilError, SyntaxError):
+    """A kernel uses something outside the stencil language (DESIGN 1.3).
+
+    Carries ``filename``, ``lineno``, ``offset`` (1-based column) and ``text`` (the source
+    line) like :class:`SyntaxError`, so tracebacks and IDEs point at the offending expression.
+    """
+
+    def __init__(self, message: str, *, filename: str | None = None, lineno: int | None = None,
+                 offset: int | None = None, text: str | None = None, hint: str | None = None):
+        self.hint = hint
+        self.bare_message = message
+        full = message if hint is None else f"{message}\nhint: {hint}"
+        super().__init__(full, (filename, lineno, offset, text))
+
+    def __str__(self) -> str:
+        where = f"{self.filename}, line {self.lineno}, column {self.offset}"
+        text = f"\n    {self.text.strip()}" if self.text else ""
+        return f"{self.msg} ({where}){text}"
+
+
+class StencilInternalError(StencilError, RuntimeError):
+    """stencilc itself failed on a valid kernel: a bug to report, not a user mistake."""

@@ -1,0 +1,143 @@
+"""StencilIR: what the frontend understood about a kernel, and all the code generators read.
+
+The body stays a Python AST, with every relative access replaced by one of the two node types
+below, so code generators only have to decide how to *render* an access (direct, boundary
+mapped, checked) and can print everything else with :func:`ast.unparse`.
+"""
+from __future__ import annotations
+
+import ast
+import enum
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .signature import Layout
+
+Interval = tuple[int, int]
+
+#: generated code names its own variables with this prefix; kernels may not use it.
+RESERVED_PREFIX = "_sc_"
+
+
+class Role(enum.Enum):
+    RELATIVE = "relative"   # x[di, dj]: offsets from the output point
+    STANDARD = "standard"   # w[k]: absolute indices (standard_indexing)
+    SCALAR = "scalar"       # never indexed: one value per call (core dims "()")
+
+
+@dataclass(frozen=True)
+class Argument:
+    name: str
+    role: Role
+    core_dims: tuple[str, ...]
+
+    @property
+    def ndim(self) -> int:
+        return len(self.core_dims)
+
+
+class RelativeRead(ast.expr):
+    """``x[d0, d1, ...]``: the element of ``array`` at the output point plus the offsets.
+
+    ``offsets`` are expressions (constants once folded). ``checked[k]`` is ``None`` when the
+    offset on axis k is known at compile time, or the ``(lo, hi)`` interval it must be checked
+    against at run time (offsets the frontend could not bound, given ``neighborhood=``).
+    """
+
+    _fields = ("offsets",)
+
+    def __init__(self, array: str = "", offsets: list[ast.expr] | None = None,
+                 checked: tuple[Interval | None, ...] = (), **location):
+        super().__init__(**location)   # defaults let copy.deepcopy rebuild the node
+        self.array = array
+        self.offsets = offsets or []
+        self.checked = checked
+
+
+class RelativeWindow(ast.expr):
+    """``x[lo0:hi0, lo1:hi1]``: the window of ``array`` around the output point, as an array."""
+
+    _fields = ()
+
+    def __init__(self, array: str = "", bounds: tuple[Interval, ...] = (), **location):
+        super().__init__(**location)
+        self.array = array
+        self.bounds = bounds   # half-open [lo, hi) per axis, relative to the output point
+
+
+@dataclass
+class StencilIR:
+    """The kernel as the code generators see it."""
+
+    name: str
+    filename: str
+    firstlineno: int
+    arguments: tuple[Argument, ...]
+    body: list[ast.stmt]
+    nout: int
+    ndim: int
+    neighborhood: tuple[Interval, ...]      # per axis, union over arrays, always holds 0
+    layout: Layout
+    env: dict[str, object] = field(default_factory=dict)   # globals the body needs at run time
+    source: str = ""
+
+    @property
+    def relative_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.arguments if a.role is Role.RELATIVE)
+
+    @property
+    def has_windows(self) -> bool:
+        return any(isinstance(n, RelativeWindow) for s in self.body for n in ast.walk(s))
+
+    def dump(self) -> str:
+        """A readable listing of the IR, for debugging and ``stencilc`` CLI output."""
+        lines = [f"kernel {self.name} ({self.filename}:{self.firstlineno})",
+                 f"  layout       {self.layout}",
+                 f"  neighborhood {self.neighborhood}"]
+        lines += [f"  arg {a.name:<10} {a.role.value:<8} core dims {a.core_dims}"
+                  for a in self.arguments]
+        lines += ["  body:"] + ["    " + line for line in render_body(self.body).splitlines()]
+        return "\n".join(lines)
+
+
+class _Printer(ast.NodeTransformer):
+    def visit_RelativeRead(self, node: RelativeRead) -> ast.expr:
+        parts = ", ".join(ast.unparse(o) + ("?" if c else "")
+                          for o, c in zip(node.offsets, node.checked))
+        return ast.Name(id=f"{node.array}@[{parts}]", ctx=ast.Load())
+
+    def visit_RelativeWindow(self, node: RelativeWindow) -> ast.expr:
+        parts = ", ".join(f"{lo}:{hi}" for lo, hi in node.bounds)
+        return ast.Name(id=f"{node.array}@[{parts}]", ctx=ast.Load())
+
+
+def render_body(body: list[ast.stmt]) -> str:
+    """The body as text, relative accesses shown as ``x@[-1, 0]`` (``?`` marks run-time checks)."""
+    import copy
+    module = ast.Module(body=[_Printer().visit(copy.deepcopy(s)) for s in body], type_ignores=[])
+    return ast.unparse(ast.fix_missing_locations(module))
+
+
+def constant_node(value) -> ast.expr:
+    """An AST expression that evaluates to ``value``, with its exact type, in generated code.
+
+    NumPy scalars keep their dtype (``_sc_np.float32(0.5)``); infinities and NaN go through
+    ``_sc_math`` because they have no literal.
+    """
+    if isinstance(value, tuple):
+        return ast.Tuple(elts=[constant_node(v) for v in value], ctx=ast.Load())
+    if isinstance(value, (np.number, np.bool_)):
+        ctor = ast.Attribute(value=ast.Name(id=f"{RESERVED_PREFIX}np", ctx=ast.Load()),
+                             attr=np.dtype(type(value)).name, ctx=ast.Load())
+        return ast.Call(func=ctor, args=[constant_node(value.item())], keywords=[])
+    if isinstance(value, float) and not math.isfinite(value):
+        name = "nan" if math.isnan(value) else "inf"
+        node = ast.Attribute(value=ast.Name(id=f"{RESERVED_PREFIX}math", ctx=ast.Load()),
+                             attr=name, ctx=ast.Load())
+        return ast.UnaryOp(op=ast.USub(), operand=node) if value < 0 else node
+    if isinstance(value, complex) and not (math.isfinite(value.real) and math.isfinite(value.imag)):
+        return ast.Call(func=ast.Name(id="complex", ctx=ast.Load()),
+                        args=[constant_node(value.real), constant_node(value.imag)], keywords=[])
+    return ast.Constant(value)

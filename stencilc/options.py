@@ -1,0 +1,59 @@
+"""The options of :func:`stencil_ufunc`, validated once at decoration time."""
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .boundary import normalize_boundary
+
+TARGETS = ("cpu", "parallel", "cuda")
+TARGET_ALIASES = {"gpu": "cuda"}
+
+
+@dataclass(frozen=True)
+class Options:
+    signature: str | None = None
+    target: str = "cpu"
+    boundary: str | None = None
+    cval: object = 0
+    neighborhood: tuple | None = None
+    standard_indexing: tuple[str, ...] = ()
+    out_dtype: object = None
+    cache: bool = True
+    fastmath: bool = False
+
+    def validated(self) -> "Options":
+        target = TARGET_ALIASES.get(self.target, self.target)
+        if target not in TARGETS:
+            raise ValueError(f"target={self.target!r} is not one of "
+                             f"{', '.join(repr(t) for t in TARGETS + ('gpu',))}")
+        if target == "cuda":
+            raise ValueError("target='cuda' is not available in this version of stencilc yet; "
+                             "use target='cpu' or 'parallel'")
+        if isinstance(self.cval, (bool, np.bool_)) or not isinstance(
+                self.cval, (numbers.Number, np.number)):
+            raise TypeError(f"cval must be a number, not {type(self.cval).__name__}")
+        standard = self.standard_indexing
+        if isinstance(standard, str):
+            standard = (standard,)
+        neighborhood = None if self.neighborhood is None else tuple(
+            tuple(axis) for axis in self.neighborhood)
+        return replace(self, target=target, boundary=normalize_boundary(self.boundary),
+                       cval=self.cval.item() if isinstance(self.cval, np.generic) else self.cval,
+                       standard_indexing=tuple(standard), neighborhood=neighborhood,
+                       out_dtype=_normalize_out_dtype(self.out_dtype),
+                       cache=bool(self.cache), fastmath=bool(self.fastmath))
+
+
+def _normalize_out_dtype(out_dtype):
+    if out_dtype is None or (isinstance(out_dtype, str) and out_dtype == "kernel"):
+        return out_dtype
+    try:
+        if isinstance(out_dtype, (list, tuple)):
+            return tuple(np.dtype(d) for d in out_dtype)
+        return np.dtype(out_dtype)
+    except TypeError:
+        raise TypeError(f"out_dtype must be None, 'kernel' or a dtype, not {out_dtype!r}") \
+            from None

@@ -1,0 +1,167 @@
+"""One specialization: generate the module for some dtypes, type it, build the gufunc."""
+from __future__ import annotations
+
+import contextlib
+import linecache
+import re
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from numba.core import errors as numba_errors
+from numba.np.numpy_support import as_dtype
+
+from .cache import load_module
+from .codegen.cpu import CpuOptions, GeneratedModule, generate_cpu
+from .errors import StencilInternalError
+from .ir import Role, StencilIR
+from .options import Options
+
+SUPPORTED_DTYPES = tuple(np.dtype(name) for name in (
+    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "float32", "float64", "complex64", "complex128"))
+SUPPORTED_NAMES = ", ".join(d.name for d in SUPPORTED_DTYPES)
+
+
+@dataclass(frozen=True)
+class Specialization:
+    """The compiled gufunc for one combination of argument and output dtypes."""
+
+    arg_dtypes: tuple[np.dtype, ...]
+    out_dtypes: tuple[np.dtype, ...]
+    kernel_dtypes: tuple[np.dtype, ...]   # what the kernel's return expression computes
+    ufunc: np.ufunc
+    source: str
+
+    @property
+    def types(self) -> str:
+        """NumPy's ``ufunc.types`` notation, e.g. ``'bb->b'``."""
+        return "".join(d.char for d in self.arg_dtypes) + "->" + \
+            "".join(d.char for d in self.out_dtypes)
+
+
+def numba_type(dtype: np.dtype, ndim: int):
+    scalar = numba.from_dtype(dtype)
+    return numba.types.Array(scalar, ndim, "A") if ndim else scalar
+
+
+def generate(ir: StencilIR, options: Options, arg_dtypes) -> GeneratedModule:
+    cpu = CpuOptions(boundary=options.boundary, cval=options.cval, fastmath=options.fastmath,
+                     parallel=options.target == "parallel")
+    return generate_cpu(ir, cpu, tuple(arg_dtypes), env_note=describe_env(ir.env))
+
+
+def build(ir: StencilIR, options: Options, arg_dtypes: tuple[np.dtype, ...],
+          out_dtypes: tuple[np.dtype, ...] | None) -> Specialization:
+    """Compile ``ir`` for ``arg_dtypes``; ``out_dtypes`` None means: apply ``out_dtype``."""
+    generated = generate(ir, options, arg_dtypes)
+    module = load_module(generated.source, ir.env, on_disk=options.cache)
+    on_disk = module.__file__.endswith(".py")
+    arg_types = [numba_type(dt, a.ndim) for a, dt in zip(ir.arguments, arg_dtypes)]
+    with _user_errors(ir, generated, module.__file__, arg_dtypes):
+        point = getattr(module, generated.point)
+        index_types = [numba.types.intp] * ir.ndim
+        point.compile(tuple(index_types + arg_types))
+        returned = point.nopython_signatures[-1].return_type
+        kernel_dtypes = _value_dtypes(ir, returned, arg_dtypes)
+        if out_dtypes is None:
+            out_dtypes = resolve_out_dtypes(ir, options.out_dtype, arg_dtypes, kernel_dtypes)
+        _check_storable(ir, kernel_dtypes, out_dtypes)
+        out_types = [numba_type(dt, ir.ndim) for dt in out_dtypes]
+        gufunc = numba.guvectorize([numba.void(*arg_types, *out_types)], str(ir.layout),
+                                   nopython=True, cache=on_disk)(getattr(module, generated.kernel))
+    return Specialization(tuple(arg_dtypes), tuple(out_dtypes), kernel_dtypes, gufunc.ufunc,
+                          generated.source)
+
+
+def resolve_out_dtypes(ir: StencilIR, out_dtype, arg_dtypes, kernel_dtypes):
+    """DESIGN 1.1 ``out_dtype``: None, "kernel", one dtype, or one per output."""
+    if out_dtype is None:
+        arrays = [dt for a, dt in zip(ir.arguments, arg_dtypes) if a.role is not Role.SCALAR]
+        return (np.result_type(*arrays),) * ir.nout
+    if isinstance(out_dtype, str) and out_dtype == "kernel":
+        return kernel_dtypes
+    if isinstance(out_dtype, (list, tuple)):
+        return tuple(np.dtype(d) for d in out_dtype)
+    return (np.dtype(out_dtype),) * ir.nout
+
+
+def _value_dtypes(ir: StencilIR, returned, arg_dtypes) -> tuple[np.dtype, ...]:
+    items = list(returned) if isinstance(returned, numba.types.BaseTuple) else [returned]
+    dtypes = []
+    for item in items:
+        try:
+            dtypes.append(np.dtype(as_dtype(item)))
+        except (NotImplementedError, numba_errors.NumbaError, TypeError):
+            raise TypeError(f"{ir.name}: the kernel returns {item} for argument dtypes "
+                            f"{_names(arg_dtypes)}; a stencil must return numbers") from None
+    return tuple(dtypes)
+
+
+def _check_storable(ir: StencilIR, kernel_dtypes, out_dtypes) -> None:
+    if len(out_dtypes) != ir.nout:
+        raise ValueError(f"{ir.name}: out_dtype gives {len(out_dtypes)} dtype(s) for "
+                         f"{ir.nout} output(s)")
+    for value, out in zip(kernel_dtypes, out_dtypes):
+        if out not in SUPPORTED_DTYPES:
+            raise TypeError(f"{ir.name}: output dtype {out} is not supported; "
+                            f"supported: {SUPPORTED_NAMES}")
+        if value.kind == "c" and out.kind != "c":
+            raise TypeError(f"{ir.name}: the kernel computes {value}, which cannot be stored "
+                            f"in a {out} output; pass out_dtype='kernel' or a complex dtype")
+
+
+def describe_env(env: dict[str, object]) -> str:
+    """A stable description of the globals a kernel reads, so the module text (and its cache
+    key) changes when any of them does."""
+    import hashlib
+    parts = []
+    for name in sorted(env):
+        value = env[name]
+        if isinstance(value, np.ndarray):
+            digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()[:12]
+            what = f"array {value.dtype}{list(value.shape)} {digest}"
+        elif hasattr(value, "py_func"):
+            code = value.py_func.__code__
+            digest = hashlib.sha256(code.co_code + repr(code.co_consts).encode()).hexdigest()[:12]
+            what = f"{value.py_func.__module__}.{value.py_func.__qualname__} {digest}"
+        else:
+            what = getattr(value, "__name__", type(value).__name__)
+        parts.append(f"{name}={what}")
+    return ", ".join(parts)
+
+
+def _names(dtypes) -> str:
+    return "(" + ", ".join(np.dtype(d).name for d in dtypes) + ")"
+
+
+_NUMBA_LOCATION = re.compile(r'File "([^"]+)", line (\d+)')
+_NOISE = re.compile(r"^(During:|Failed in |- Resolution failure|Rewrite failed|\s*$|\s*\^)")
+
+
+@contextlib.contextmanager
+def _user_errors(ir: StencilIR, generated: GeneratedModule, module_file: str, arg_dtypes):
+    """numba's typing errors, re-raised as a TypeError that points into the user's kernel."""
+    try:
+        yield
+    except (TypeError, ValueError):
+        raise
+    except numba_errors.NumbaError as exc:
+        message = str(exc)
+        where = ""
+        for path, line in _NUMBA_LOCATION.findall(message):
+            user_line = generated.line_map.get(int(line)) if path == module_file else None
+            if user_line is not None:
+                text = linecache.getline(ir.filename, user_line).strip()
+                where = f"\n  at {ir.filename}, line {user_line}: {text}"
+                break
+        summary = [ln.strip() for ln in message.splitlines()
+                   if not _NOISE.match(ln) and not _NUMBA_LOCATION.search(ln)
+                   and not ln.startswith("  ") and "\x1b" not in ln][:4]
+        raise TypeError(f"{ir.name}: the kernel cannot be compiled for argument dtypes "
+                        f"{_names(arg_dtypes)}: " + " ".join(summary) + where) from None
+    except Exception as exc:
+        raise StencilInternalError(
+            f"stencilc failed to compile kernel {ir.name!r} for {_names(arg_dtypes)}: "
+            f"{type(exc).__name__}: {exc}. This is a bug in stencilc; please report it with "
+            "the kernel's source.") from exc

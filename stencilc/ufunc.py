@@ -1,0 +1,215 @@
+"""StencilUFunc: the object ``@stencil_ufunc`` returns. It only dispatches.
+
+A call normalizes its arguments, picks (or compiles, once, under a lock) the specialization
+for their dtypes, and hands the arrays to that specialization's NumPy gufunc, which does the
+broadcasting over loop dimensions, output allocation and core-dimension checks.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any, Callable
+
+import numpy as np
+
+from . import specialize
+from .frontend import parse_kernel
+from .ir import StencilIR
+from .options import Options
+
+DTypes = tuple[np.dtype, ...]
+
+
+class StencilUFunc:
+    """A stencil kernel compiled, per dtype combination, into a NumPy generalized ufunc.
+
+    Call it like a gufunc: ``f(*arrays, out=None)``. Attributes: ``signature``, ``nin``,
+    ``nout``, ``py_func``, ``target``, ``boundary``, ``neighborhood``, ``types``.
+    """
+
+    def __init__(self, py_func: Callable, options: Options, eager_types=()):
+        self.py_func = py_func
+        self.options = options.validated()
+        self.ir: StencilIR = parse_kernel(
+            py_func, signature=self.options.signature, neighborhood=self.options.neighborhood,
+            standard_indexing=self.options.standard_indexing)
+        functools.update_wrapper(self, py_func)
+        self._specializations: dict[tuple[DTypes, DTypes | None], specialize.Specialization] = {}
+        self._lock = threading.Lock()
+        self.compile_count = 0   # specializations compiled by this object (tests count these)
+        for entry in eager_types:
+            arg_dtypes, out_dtypes = _eager_dtypes(entry, self.nin, self.nout)
+            self.compile(*arg_dtypes, out_dtypes=out_dtypes)
+
+    # --- attributes of DESIGN 1.2 ----------------------------------------------------------
+
+    @property
+    def signature(self) -> str:
+        return str(self.ir.layout)
+
+    @property
+    def nin(self) -> int:
+        return len(self.ir.arguments)
+
+    @property
+    def nout(self) -> int:
+        return self.ir.nout
+
+    @property
+    def target(self) -> str:
+        return self.options.target
+
+    @property
+    def boundary(self) -> str | None:
+        return self.options.boundary
+
+    @property
+    def neighborhood(self) -> tuple[tuple[int, int], ...]:
+        return self.ir.neighborhood
+
+    @property
+    def types(self) -> list[str]:
+        """The specializations compiled so far, in NumPy's ``'bb->b'`` notation."""
+        return sorted({s.types for s in self._specializations.values()})
+
+    def __repr__(self) -> str:
+        return f"<stencil_ufunc {self.__name__} {self.signature} target={self.target!r} " \
+               f"boundary={self.boundary!r}>"
+
+    # --- compiling -------------------------------------------------------------------------
+
+    def compile(self, *dtypes, out_dtypes=None) -> specialize.Specialization:
+        """Compile (or fetch) the specialization for one dtype per argument."""
+        arg_dtypes = tuple(self._check_dtype(np.dtype(d), i) for i, d in enumerate(dtypes))
+        if len(arg_dtypes) != self.nin:
+            raise TypeError(f"{self.__name__} takes {self.nin} argument dtype(s), "
+                            f"got {len(arg_dtypes)}")
+        wanted = None if out_dtypes is None else tuple(np.dtype(d) for d in out_dtypes)
+        key = (arg_dtypes, wanted)
+        found = self._specializations.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._specializations.get(key)
+            if found is None:
+                found = specialize.build(self.ir, self.options, arg_dtypes, wanted)
+                self.compile_count += 1
+                self._specializations[key] = found
+                self._specializations.setdefault((arg_dtypes, found.out_dtypes), found)
+        return found
+
+    def inspect_source(self, *dtypes) -> str:
+        """The generated module for these argument dtypes (the first compiled ones if none)."""
+        if not dtypes:
+            if not self._specializations:
+                raise ValueError(f"{self.__name__} has no specialization yet; pass the argument "
+                                 "dtypes, e.g. inspect_source('float64')")
+            return next(iter(self._specializations.values())).source
+        arg_dtypes = tuple(np.dtype(d) for d in dtypes)
+        if len(arg_dtypes) != self.nin:
+            raise TypeError(f"{self.__name__} takes {self.nin} argument dtype(s), "
+                            f"got {len(arg_dtypes)}")
+        return specialize.generate(self.ir, self.options, arg_dtypes).source
+
+    # --- calling ---------------------------------------------------------------------------
+
+    def __call__(self, *args: Any, out=None, **kwargs: Any):
+        if kwargs:
+            name = next(iter(kwargs))
+            raise TypeError(f"{self.__name__}() got an unexpected keyword argument {name!r}")
+        if len(args) != self.nin:
+            raise TypeError(f"{self.__name__}() takes {self.nin} positional argument"
+                            f"{'s' if self.nin != 1 else ''} but {len(args)} were given")
+        arrays = [self._as_array(a, i) for i, a in enumerate(args)]
+        outs = self._as_outputs(out)
+        self._check_core_ndims(arrays)
+        arg_dtypes = tuple(a.dtype for a in arrays)
+        if outs is None:
+            spec = self.compile(*arg_dtypes)
+            return spec.ufunc(*arrays)
+        natural = self.compile(*arg_dtypes).out_dtypes
+        for k, (o, dt) in enumerate(zip(outs, natural)):
+            if not np.can_cast(dt, o.dtype, casting="same_kind"):
+                raise TypeError(f"Cannot cast ufunc '{self.__name__}' output {k} from {dt!r} to "
+                                f"{o.dtype!r} with casting rule 'same_kind'")
+        spec = self.compile(*arg_dtypes, out_dtypes=tuple(o.dtype for o in outs))
+        result = spec.ufunc(*arrays, out=tuple(outs))
+        return result
+
+    def _check_dtype(self, dtype: np.dtype, position: int) -> np.dtype:
+        native = dtype.newbyteorder("=") if dtype.byteorder not in "=|" else dtype
+        if native not in specialize.SUPPORTED_DTYPES:
+            name = self.ir.arguments[position].name if position < self.nin else position
+            raise TypeError(f"{self.__name__}: argument {name!r} has dtype {dtype}, which is not "
+                            f"supported; supported dtypes: {specialize.SUPPORTED_NAMES}")
+        return native
+
+    def _as_array(self, value: Any, position: int) -> np.ndarray:
+        array = np.asarray(value)
+        dtype = self._check_dtype(array.dtype, position)
+        if dtype != array.dtype:   # byte-swapped input: compute on a native copy
+            array = array.astype(dtype)
+        return array
+
+    def _as_outputs(self, out) -> list[np.ndarray] | None:
+        if out is None:
+            return None
+        outs = list(out) if isinstance(out, tuple) else [out]
+        if len(outs) != self.nout:
+            raise ValueError(f"{self.__name__}: out must be a tuple of {self.nout} arrays, "
+                             f"got {len(outs)}")
+        for k, o in enumerate(outs):
+            if not isinstance(o, np.ndarray):
+                raise TypeError(f"{self.__name__}: out[{k}] must be a numpy array, "
+                                f"not {type(o).__name__}")
+            if not o.flags.writeable:
+                raise ValueError(f"{self.__name__}: output array {k} is read-only")
+            self._check_dtype(o.dtype, self.nin + k)
+            if not o.dtype.isnative:
+                raise TypeError(f"{self.__name__}: out[{k}] has non-native byte order {o.dtype}")
+        return outs
+
+    def _check_core_ndims(self, arrays: list[np.ndarray]) -> None:
+        for position, (argument, array) in enumerate(zip(self.ir.arguments, arrays)):
+            if array.ndim < argument.ndim:
+                raise ValueError(
+                    f"{self.__name__}: Input operand {position} does not have enough dimensions "
+                    f"(has {array.ndim}, gufunc core with signature {self.signature} requires "
+                    f"{argument.ndim})")
+
+    # --- pickling: by the original function and the options; recompiles on load -------------
+
+    def __reduce__(self):
+        import cloudpickle
+        source = (self.ir.source, self.ir.filename, self.ir.firstlineno)
+        return _rebuild, (cloudpickle.dumps(self.py_func), source, self.options)
+
+
+def _rebuild(pickled_func: bytes, source, options: Options) -> StencilUFunc:
+    import cloudpickle
+    func = cloudpickle.loads(pickled_func)
+    func.__stencilc_source__ = source
+    return StencilUFunc(func, options)
+
+
+def _eager_dtypes(entry, nin: int, nout: int) -> tuple[DTypes, DTypes | None]:
+    """One numba-style ``types`` entry -> (argument dtypes, output dtypes or None)."""
+    import numba
+    from numba.core import sigutils
+
+    if isinstance(entry, str):
+        args, _ = sigutils.normalize_signature(entry)
+        entry = tuple(args)
+    items = tuple(entry) if isinstance(entry, (tuple, list)) else (entry,)
+    dtypes = []
+    for item in items:
+        if isinstance(item, numba.types.Array):
+            item = item.dtype
+        dtypes.append(np.dtype(numba.np.numpy_support.as_dtype(item))
+                      if isinstance(item, numba.types.Type) else np.dtype(item))
+    if len(dtypes) == nin:
+        return tuple(dtypes), None
+    if len(dtypes) == nin + nout:
+        return tuple(dtypes[:nin]), tuple(dtypes[nin:])
+    raise TypeError(f"a types entry needs {nin} input dtype(s), optionally followed by "
+                    f"{nout} output dtype(s); got {len(dtypes)}: {entry!r}")
