@@ -96,6 +96,10 @@ class StencilUFunc:
                 self.compile_count += 1
                 self._specializations[key] = found
                 self._specializations.setdefault((arg_dtypes, found.out_dtypes), found)
+                natural = specialize.resolve_out_dtypes(self.ir, self.options.out_dtype,
+                                                        arg_dtypes, found.kernel_dtypes)
+                if natural == found.out_dtypes:   # also what a call without out= wants
+                    self._specializations.setdefault((arg_dtypes, None), found)
         return found
 
     def inspect_source(self, *dtypes) -> str:
