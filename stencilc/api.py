@@ -7,7 +7,7 @@ from .options import Options
 from .ufunc import StencilUFunc
 
 
-def stencil_ufunc(*args: Any, target: str = "cpu", boundary: str | None = None,
+def stencil_ufunc(*args: Any, signature: str | None = None, target: str = "cpu", boundary: str | None = None,
                   cval: complex = 0, neighborhood: Sequence[tuple[int, int]] | None = None,
                   standard_indexing: Sequence[str] = (), out_dtype: Any = None,
                   cache: bool = True, fastmath: bool = False):
@@ -56,7 +56,9 @@ def stencil_ufunc(*args: Any, target: str = "cpu", boundary: str | None = None,
                    fastmath=fastmath)
     if len(args) == 1 and callable(args[0]) and not isinstance(args[0], str):
         return StencilUFunc(args[0], Options(**options))
-    eager, signature = (), None
+    eager = ()
+    if args and signature is not None:
+        raise TypeError("stencil_ufunc() got the signature both by position and by keyword")
     if len(args) == 1:
         signature = args[0]
     elif len(args) == 2:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import linecache
+import os
 import re
 from dataclasses import dataclass
 
@@ -150,16 +151,20 @@ def _user_errors(ir: StencilIR, generated: GeneratedModule, module_file: str, ar
         message = str(exc)
         where = ""
         for path, line in _NUMBA_LOCATION.findall(message):
-            user_line = generated.line_map.get(int(line)) if path == module_file else None
+            ours = os.path.realpath(path) == os.path.realpath(module_file)
+            user_line = generated.line_map.get(int(line)) if ours else None
             if user_line is not None:
                 text = linecache.getline(ir.filename, user_line).strip()
                 where = f"\n  at {ir.filename}, line {user_line}: {text}"
                 break
-        summary = [ln.strip() for ln in message.splitlines()
-                   if not _NOISE.match(ln) and not _NUMBA_LOCATION.search(ln)
-                   and not ln.startswith("  ") and "\x1b" not in ln][:4]
+        summary = []
+        for ln in message.splitlines():
+            if ln.startswith(("There are ", "- Of which")):
+                break
+            if not (_NOISE.match(ln) or _NUMBA_LOCATION.search(ln) or ln.startswith("  ")):
+                summary.append(ln.strip())
         raise TypeError(f"{ir.name}: the kernel cannot be compiled for argument dtypes "
-                        f"{_names(arg_dtypes)}: " + " ".join(summary) + where) from None
+                        f"{_names(arg_dtypes)}: " + " ".join(summary[:3]) + where) from None
     except Exception as exc:
         raise StencilInternalError(
             f"stencilc failed to compile kernel {ir.name!r} for {_names(arg_dtypes)}: "

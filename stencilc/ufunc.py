@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import types
 from typing import Any, Callable
 
 import numpy as np
@@ -184,9 +185,19 @@ class StencilUFunc:
     # --- pickling: by the original function and the options; recompiles on load -------------
 
     def __reduce__(self):
-        import cloudpickle
         source = (self.ir.source, self.ir.filename, self.ir.firstlineno)
-        return _rebuild, (cloudpickle.dumps(self.py_func), source, self.options)
+        return _rebuild, (_pickle_by_value(self.py_func), source, self.options)
+
+
+def _pickle_by_value(func: Callable) -> bytes:
+    """cloudpickle ``func`` with its code and the globals it reads, never by reference, so a
+    process that cannot import the kernel's module (a Dask worker, a notebook) still gets it."""
+    import cloudpickle
+    clone = types.FunctionType(func.__code__, func.__globals__, func.__name__, func.__defaults__,
+                               func.__closure__)
+    clone.__qualname__ = func.__qualname__
+    clone.__module__ = "stencilc.<kernel by value>"   # in no sys.modules: pickled by value
+    return cloudpickle.dumps(clone)
 
 
 def _rebuild(pickled_func: bytes, source, options: Options) -> StencilUFunc:
