@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
+
 
 def nearest_index(i: int, n: int) -> int:
     """``a a a | a b c d | d d d``"""
@@ -70,3 +72,9 @@ def normalize_boundary(boundary: str | None) -> str | None:
         choices = ", ".join(repr(m) for m in MODES)
         raise ValueError(f"boundary={boundary!r} is not a mode; choose one of {choices}")
     return mode
+
+
+def outside_value(cval, dtype: np.dtype):
+    """What mode ``"constant"`` reads outside an array of ``dtype``: ``cval`` cast as C does."""
+    with np.errstate(all="ignore"):
+        return np.array(cval).astype(dtype)[()]

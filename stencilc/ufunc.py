@@ -9,10 +9,12 @@ from __future__ import annotations
 import functools
 import threading
 import types
+from dataclasses import replace
 from typing import Any, Callable
 
 import numpy as np
 
+from . import dask as stencil_dask
 from . import specialize
 from .frontend import parse_kernel
 from .ir import StencilIR
@@ -38,6 +40,7 @@ class StencilUFunc:
         self._specializations: dict[tuple[DTypes, DTypes | None], specialize.Specialization] = {}
         self._lock = threading.Lock()
         self.compile_count = 0   # specializations compiled by this object (tests count these)
+        self._borderless_twin: StencilUFunc | None = None
         for entry in eager_types:
             arg_dtypes, out_dtypes = _eager_dtypes(entry, self.nin, self.nout)
             self.compile(*arg_dtypes, out_dtypes=out_dtypes)
@@ -103,6 +106,19 @@ class StencilUFunc:
                     self._specializations.setdefault((arg_dtypes, None), found)
         return found
 
+    def _borderless(self) -> "StencilUFunc":
+        """This kernel with boundary=None: what each padded Dask block runs."""
+        with self._lock:
+            if self._borderless_twin is None:
+                twin = StencilUFunc.__new__(StencilUFunc)
+                twin.__dict__.update(self.__dict__)
+                twin.options = replace(self.options, boundary=None, cval=0)
+                twin._specializations = {}
+                twin._lock = threading.Lock()
+                twin.compile_count = 0
+                self._borderless_twin = twin
+            return self._borderless_twin
+
     def inspect_source(self, *dtypes) -> str:
         """The generated module for these argument dtypes (the first compiled ones if none)."""
         if not dtypes:
@@ -125,6 +141,8 @@ class StencilUFunc:
         if len(args) != self.nin:
             raise TypeError(f"{self.__name__}() takes {self.nin} positional argument"
                             f"{'s' if self.nin != 1 else ''} but {len(args)} were given")
+        if any(stencil_dask.is_dask_array(a) for a in args):
+            return stencil_dask.call(self, args, out)
         arrays = [self._as_array(a, i) for i, a in enumerate(args)]
         outs = self._as_outputs(out)
         self._check_core_ndims(arrays)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..boundary import INDEX_RULES
+from ..boundary import INDEX_RULES, outside_value
 from ..ir import (RESERVED_PREFIX as P, RelativeRead, RelativeWindow, StencilIR,
                   constant_node)
 
@@ -61,9 +61,7 @@ def _index(items: list[ast.expr]) -> ast.expr:
 
 def cast_constant(value, dtype: np.dtype) -> ast.expr:
     """``value`` converted to ``dtype`` as a C cast would, as a typed constant expression."""
-    with np.errstate(all="ignore"):
-        cast = np.array(value).astype(dtype)[()]
-    return constant_node(dtype.type(cast))
+    return constant_node(dtype.type(outside_value(value, dtype)))
 
 
 class _AccessRenderer(ast.NodeTransformer):
