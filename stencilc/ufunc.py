@@ -6,6 +6,7 @@ broadcasting over loop dimensions, output allocation and core-dimension checks.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import types
@@ -149,15 +150,16 @@ class StencilUFunc:
         arg_dtypes = tuple(a.dtype for a in arrays)
         if outs is None:
             spec = self.compile(*arg_dtypes)
-            return spec.ufunc(*arrays)
+            with _threading_guard(self.target):
+                return spec.ufunc(*arrays)
         natural = self.compile(*arg_dtypes).out_dtypes
         for k, (o, dt) in enumerate(zip(outs, natural)):
             if not np.can_cast(dt, o.dtype, casting="same_kind"):
                 raise TypeError(f"Cannot cast ufunc '{self.__name__}' output {k} from {dt!r} to "
                                 f"{o.dtype!r} with casting rule 'same_kind'")
         spec = self.compile(*arg_dtypes, out_dtypes=tuple(o.dtype for o in outs))
-        result = spec.ufunc(*arrays, out=tuple(outs))
-        return result
+        with _threading_guard(self.target):
+            return spec.ufunc(*arrays, out=tuple(outs))
 
     def _check_dtype(self, dtype: np.dtype, position: int) -> np.dtype:
         native = dtype.newbyteorder("=") if dtype.byteorder not in "=|" else dtype
@@ -205,6 +207,28 @@ class StencilUFunc:
     def __reduce__(self):
         source = (self.ir.source, self.ir.filename, self.ir.firstlineno)
         return _rebuild, (_pickle_by_value(self.py_func), source, self.options)
+
+
+_workqueue_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _threading_guard(target: str):
+    """numba's fallback 'workqueue' threading layer aborts the process when two threads run
+    parallel code at once; serialize parallel calls in that case only (omp and tbb are safe)."""
+    if target != "parallel":
+        yield
+        return
+    import numba
+    try:
+        safe = numba.threading_layer() != "workqueue"
+    except ValueError:          # no parallel code has run yet: the layer is not chosen
+        safe = False
+    if safe:
+        yield
+    else:
+        with _workqueue_lock:
+            yield
 
 
 def _pickle_by_value(func: Callable) -> bytes:

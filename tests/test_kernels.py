@@ -303,3 +303,37 @@ def test_attributes_and_inspect_source():
     compile(source, "<generated>", "exec")
     documented(np.arange(4.0))
     assert documented.types == ["d->d"]
+
+
+@pytest.mark.parametrize("boundary", [None, "reflect", "constant"])
+def test_parallel_target_is_bit_identical_to_cpu(boundary):
+    def kernel(x):
+        return (x[-1, -1] + x[-1, 1] + 2 * x[0, 0] + x[1, -1] + x[1, 1]) / 6
+
+    serial = stencil_ufunc(boundary=boundary, cval=1)(kernel)
+    parallel = stencil_ufunc(boundary=boundary, cval=1, target="parallel")(kernel)
+    assert "prange" in parallel.inspect_source("float32")
+    for shape in [(300, 200), (3, 40, 30), (1, 1), (0, 5)]:
+        x = rng.normal(size=shape).astype(np.float32)
+        np.testing.assert_array_equal(parallel(x), serial(x))
+
+
+def test_parallel_target_1d_and_concurrent_calls():
+    import threading
+
+    def kernel(x):
+        return x[-2] - x[2]
+
+    serial = stencil_ufunc(boundary="wrap")(kernel)
+    parallel = stencil_ufunc(boundary="wrap", target="parallel")(kernel)
+    x = rng.normal(size=5000)
+    expected = serial(x)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(parallel(x))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 8
+    for r in results:
+        np.testing.assert_array_equal(r, expected)

@@ -252,9 +252,21 @@ def _loop_nest(out: _Writer, ir: StencilIR, options: CpuOptions, args: list[str]
         cval = ast.unparse(constant_node(options.cval))
         border = [f"{o}[{idx}] = {cval}" for o in outs]
 
+    params = ", ".join(args + outs)
     out.add()
     out.add()
-    out.add(f"def {ir.name}({', '.join(args + outs)}):")
+    if options.parallel:
+        # The gufunc kernel hands each core block to a parallel loop nest, whose outermost
+        # core axis numba splits across threads (rows of one image too, not only loop dims).
+        out.add(f"def {ir.name}({params}):")
+        out.add(f"{P}nest({params})", 1)
+        out.add()
+        out.add()
+        out.add(f"@_sc_numba.njit(parallel=True, cache={P}CACHE, fastmath={options.fastmath}, "
+                "error_model='numpy')")
+        out.add(f"def {P}nest({params}):")
+    else:
+        out.add(f"def {ir.name}({params}):")
     out.add(f"{shapes}{',' if d == 1 else ''} = {outs[0]}.shape", 1)
     for k, (lo, hi) in enumerate(ir.neighborhood):
         out.add(f"{P}lo{k} = min({max(0, -lo)}, {P}n{k})", 1)
@@ -264,7 +276,7 @@ def _loop_nest(out: _Writer, ir: StencilIR, options: CpuOptions, args: list[str]
     depth = d
     last = f"{P}i{d - 1}"
     three_loops = [(f"range(0, {P}lo{d - 1})", border),
-                   (f"range({P}lo{d - 1}, {P}hi{d - 1})", interior),
+                   (f"{loop if d == 1 else 'range'}({P}lo{d - 1}, {P}hi{d - 1})", interior),
                    (f"range({P}hi{d - 1}, {P}n{d - 1})", border)]
     if d == 1:
         for bounds, body in three_loops:
