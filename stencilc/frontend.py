@@ -13,7 +13,7 @@ import math
 import textwrap
 import types
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -696,11 +696,3 @@ def _check_neighborhood(given, ndim: int) -> tuple[Interval, ...]:
     if any(lo > hi for lo, hi in pairs):
         raise ValueError(f"neighborhood {pairs} has an axis with lo > hi")
     return pairs
-
-
-def iter_accesses(body: list[ast.stmt]) -> Iterator[RelativeRead | RelativeWindow]:
-    """Every relative access in an IR body."""
-    for stmt in body:
-        for node in ast.walk(stmt):
-            if isinstance(node, (RelativeRead, RelativeWindow)):
-                yield node

@@ -83,14 +83,6 @@ class StencilIR:
     env: dict[str, object] = field(default_factory=dict)   # globals the body needs at run time
     source: str = ""
 
-    @property
-    def relative_names(self) -> tuple[str, ...]:
-        return tuple(a.name for a in self.arguments if a.role is Role.RELATIVE)
-
-    @property
-    def has_windows(self) -> bool:
-        return any(isinstance(n, RelativeWindow) for s in self.body for n in ast.walk(s))
-
     def dump(self) -> str:
         """A readable listing of the IR, for debugging and ``stencilc`` CLI output."""
         lines = [f"kernel {self.name} ({self.filename}:{self.firstlineno})",

@@ -70,7 +70,6 @@ def plain_python(v):
 @pytest.mark.parametrize("source, options, line, column, words", SYNTAX_ERRORS,
                          ids=[case[4][:40] for case in SYNTAX_ERRORS])
 def test_syntax_errors_point_at_the_expression(source, options, line, column, words):
-    import os  # noqa: F401 - the kernels' globals come from the namespace below
     module = load_source(source, namespace={"np": np, "os": __import__("os"),
                                             "plain_python": plain_python})
     with pytest.raises(StencilSyntaxError) as info:
