@@ -93,7 +93,7 @@ def _value_dtypes(ir: StencilIR, returned, arg_dtypes) -> tuple[np.dtype, ...]:
     for item in items:
         try:
             dtypes.append(np.dtype(as_dtype(item)))
-        except (numba_errors.NumbaError, TypeError):   # as_dtype: NumbaNotImplementedError
+        except (numba_errors.NumbaError, TypeError):   # what as_dtype raises for non-numbers
             raise TypeError(f"{ir.name}: the kernel returns {item} for argument dtypes "
                             f"{_names(arg_dtypes)}; a stencil must return numbers") from None
     return tuple(dtypes)
