@@ -37,13 +37,10 @@ def call(f: "StencilUFunc", args: tuple, out) -> Any:
     if out is not None:
         raise TypeError(f"{f.__name__}: out= is not supported with Dask arrays; "
                         "store the lazy result with da.store or .compute()")
-    arrays = [da.asarray(a) if is_dask_array(a) else f._as_array(a, k)
-              for k, a in enumerate(args)]
-    arrays = [_native(f, a, k) for k, a in enumerate(arrays)]
+    arrays = [f._to_native(da.asarray(a), k) for k, a in enumerate(args)]
     f._check_core_ndims(arrays)
     spec = f.compile(*(a.dtype for a in arrays))      # on the client: dtypes, early errors
-    arrays = _align_loop_chunks([da.asarray(a) for a in arrays],
-                                [a.ndim for a in f.ir.arguments])
+    arrays = _align_loop_chunks(arrays, [a.ndim for a in f.ir.arguments])
     relative = [k for k, a in enumerate(f.ir.arguments) if a.role is Role.RELATIVE]
     d = f.ir.ndim
     core_axes = range(-d, 0)
@@ -78,13 +75,6 @@ def _align_loop_chunks(arrays, core_ndims):
                   if a.shape[axis] > 1 and reference[axis + offset] != a.chunks[axis]}
         aligned.append(a.rechunk(wanted) if wanted else a)
     return aligned
-
-
-def _native(f, array, position):
-    if isinstance(array, np.ndarray):
-        return array
-    dtype = f._check_dtype(array.dtype, position)
-    return array.astype(dtype) if dtype != array.dtype else array
 
 
 def _meta(out_dtypes):

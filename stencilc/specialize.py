@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-import linecache
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -31,6 +31,7 @@ class Specialization:
     arg_dtypes: tuple[np.dtype, ...]
     out_dtypes: tuple[np.dtype, ...]
     kernel_dtypes: tuple[np.dtype, ...]   # what the kernel's return expression computes
+    natural_out_dtypes: tuple[np.dtype, ...]   # what out_dtype picks when no out= is given
     ufunc: np.ufunc
     source: str
 
@@ -65,14 +66,14 @@ def build(ir: StencilIR, options: Options, arg_dtypes: tuple[np.dtype, ...],
         point.compile(tuple(index_types + arg_types))
         returned = point.nopython_signatures[-1].return_type
         kernel_dtypes = _value_dtypes(ir, returned, arg_dtypes)
-        if out_dtypes is None:
-            out_dtypes = resolve_out_dtypes(ir, options.out_dtype, arg_dtypes, kernel_dtypes)
+        natural = resolve_out_dtypes(ir, options.out_dtype, arg_dtypes, kernel_dtypes)
+        out_dtypes = natural if out_dtypes is None else out_dtypes
         _check_storable(ir, kernel_dtypes, out_dtypes)
         out_types = [numba_type(dt, ir.ndim) for dt in out_dtypes]
         gufunc = numba.guvectorize([numba.void(*arg_types, *out_types)], str(ir.layout),
                                    nopython=True, cache=on_disk)(getattr(module, generated.kernel))
-    return Specialization(tuple(arg_dtypes), tuple(out_dtypes), kernel_dtypes, gufunc.ufunc,
-                          generated.source)
+    return Specialization(tuple(arg_dtypes), tuple(out_dtypes), kernel_dtypes, tuple(natural),
+                          gufunc.ufunc, generated.source)
 
 
 def resolve_out_dtypes(ir: StencilIR, out_dtype, arg_dtypes, kernel_dtypes):
@@ -115,7 +116,6 @@ def _check_storable(ir: StencilIR, kernel_dtypes, out_dtypes) -> None:
 def describe_env(env: dict[str, object]) -> str:
     """A stable description of the globals a kernel reads, so the module text (and its cache
     key) changes when any of them does."""
-    import hashlib
     parts = []
     for name in sorted(env):
         value = env[name]
@@ -153,8 +153,8 @@ def _user_errors(ir: StencilIR, generated: GeneratedModule, module_file: str, ar
         for path, line in _NUMBA_LOCATION.findall(message):
             ours = os.path.realpath(path) == os.path.realpath(module_file)
             user_line = generated.line_map.get(int(line)) if ours else None
-            if user_line is not None:
-                text = linecache.getline(ir.filename, user_line).strip()
+            if user_line is not None:   # the IR's copy of the source: also there after pickling
+                text = ir.source.splitlines()[user_line - ir.firstlineno].strip()
                 where = f"\n  at {ir.filename}, line {user_line}: {text}"
                 break
         summary = []

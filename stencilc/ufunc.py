@@ -101,9 +101,7 @@ class StencilUFunc:
                 self.compile_count += 1
                 self._specializations[key] = found
                 self._specializations.setdefault((arg_dtypes, found.out_dtypes), found)
-                natural = specialize.resolve_out_dtypes(self.ir, self.options.out_dtype,
-                                                        arg_dtypes, found.kernel_dtypes)
-                if natural == found.out_dtypes:   # also what a call without out= wants
+                if found.natural_out_dtypes == found.out_dtypes:   # a call without out= too
                     self._specializations.setdefault((arg_dtypes, None), found)
         return found
 
@@ -111,13 +109,8 @@ class StencilUFunc:
         """This kernel with boundary=None: what each padded Dask block runs."""
         with self._lock:
             if self._borderless_twin is None:
-                twin = StencilUFunc.__new__(StencilUFunc)
-                twin.__dict__.update(self.__dict__)
-                twin.options = replace(self.options, boundary=None, cval=0)
-                twin._specializations = {}
-                twin._lock = threading.Lock()
-                twin.compile_count = 0
-                self._borderless_twin = twin
+                self._borderless_twin = StencilUFunc(
+                    self.py_func, replace(self.options, boundary=None, cval=0))
             return self._borderless_twin
 
     def inspect_source(self, *dtypes) -> str:
@@ -144,37 +137,43 @@ class StencilUFunc:
                             f"{'s' if self.nin != 1 else ''} but {len(args)} were given")
         if any(stencil_dask.is_dask_array(a) for a in args):
             return stencil_dask.call(self, args, out)
-        arrays = [self._as_array(a, i) for i, a in enumerate(args)]
+        arrays = [self._to_native(np.asarray(a), i) for i, a in enumerate(args)]
         outs = self._as_outputs(out)
         self._check_core_ndims(arrays)
         arg_dtypes = tuple(a.dtype for a in arrays)
         if outs is None:
-            spec = self.compile(*arg_dtypes)
-            with _threading_guard(self.target):
-                return spec.ufunc(*arrays)
-        natural = self.compile(*arg_dtypes).out_dtypes
-        for k, (o, dt) in enumerate(zip(outs, natural)):
+            return self._run(self.compile(*arg_dtypes).ufunc, arrays)
+        # The specialization that stores into out's dtypes also knows the natural ones, so a
+        # call with out= compiles one specialization, not two.
+        spec = self.compile(*arg_dtypes, out_dtypes=tuple(o.dtype for o in outs))
+        for k, (o, dt) in enumerate(zip(outs, spec.natural_out_dtypes)):
             if not np.can_cast(dt, o.dtype, casting="same_kind"):
                 raise TypeError(f"Cannot cast ufunc '{self.__name__}' output {k} from {dt!r} to "
                                 f"{o.dtype!r} with casting rule 'same_kind'")
-        spec = self.compile(*arg_dtypes, out_dtypes=tuple(o.dtype for o in outs))
-        with _threading_guard(self.target):
-            return spec.ufunc(*arrays, out=tuple(outs))
+        return self._run(spec.ufunc, arrays, out=tuple(outs))
+
+    def _run(self, ufunc: np.ufunc, arrays, **kwargs):
+        if self.options.target != "parallel":
+            return ufunc(*arrays, **kwargs)
+        with _workqueue_guard():
+            return ufunc(*arrays, **kwargs)
 
     def _check_dtype(self, dtype: np.dtype, position: int) -> np.dtype:
+        """The native-order version of ``dtype`` for argument ``position`` (outputs follow the
+        inputs), or a TypeError listing the supported dtypes."""
         native = dtype.newbyteorder("=") if dtype.byteorder not in "=|" else dtype
         if native not in specialize.SUPPORTED_DTYPES:
-            name = self.ir.arguments[position].name if position < self.nin else position
-            raise TypeError(f"{self.__name__}: argument {name!r} has dtype {dtype}, which is not "
+            what = f"argument {self.ir.arguments[position].name!r}" if position < self.nin \
+                else f"out[{position - self.nin}]"
+            raise TypeError(f"{self.__name__}: {what} has dtype {dtype}, which is not "
                             f"supported; supported dtypes: {specialize.SUPPORTED_NAMES}")
         return native
 
-    def _as_array(self, value: Any, position: int) -> np.ndarray:
-        array = np.asarray(value)
+    def _to_native(self, array, position: int):
+        """A NumPy or Dask array in a supported, native-order dtype (byte-swapped inputs are
+        converted, since compiled kernels read native order)."""
         dtype = self._check_dtype(array.dtype, position)
-        if dtype != array.dtype:   # byte-swapped input: compute on a native copy
-            array = array.astype(dtype)
-        return array
+        return array.astype(dtype) if dtype != array.dtype else array
 
     def _as_outputs(self, out) -> list[np.ndarray] | None:
         if out is None:
@@ -213,12 +212,9 @@ _workqueue_lock = threading.Lock()
 
 
 @contextlib.contextmanager
-def _threading_guard(target: str):
+def _workqueue_guard():
     """numba's fallback 'workqueue' threading layer aborts the process when two threads run
     parallel code at once; serialize parallel calls in that case only (omp and tbb are safe)."""
-    if target != "parallel":
-        yield
-        return
     import numba
     try:
         safe = numba.threading_layer() != "workqueue"

@@ -140,6 +140,8 @@ def test_out_of_the_wrong_shape_type_and_dtype():
         smooth(x, out=[[0.0] * 4] * 4)
     with pytest.raises(TypeError, match="Cannot cast ufunc 'smooth' output .* 'same_kind'"):
         smooth(x, out=np.zeros((4, 4), np.int32))
+    with pytest.raises(TypeError, match=r"out\[0\] has dtype object, which is not supported"):
+        smooth(x, out=np.zeros((4, 4), object))
     with pytest.raises(ValueError, match="tuple of 1 arrays"):
         smooth(x, out=(np.zeros((4, 4)), np.zeros((4, 4))))
 

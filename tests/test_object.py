@@ -121,3 +121,13 @@ def test_byte_swapped_and_non_contiguous_inputs():
     expected = ndi.correlate(view.astype(np.int64), np.ones((3, 3), np.int64),
                              mode="reflect") // 9
     np.testing.assert_array_equal(f(view), expected)
+
+
+def test_a_call_with_out_compiles_only_the_specialization_it_uses():
+    f = stencil_ufunc(boundary="nearest")(load_source(SMOOTH).smooth)
+    x = np.random.default_rng(6).normal(size=(8, 9))
+    into = np.empty(x.shape, np.float32)
+    f(x, out=into)
+    assert f.compile_count == 1 and f.types == ["d->f"]
+    expected = ndi.correlate(x, np.ones((3, 3)), mode="nearest") // 9
+    np.testing.assert_allclose(into, expected, rtol=1e-6)
