@@ -1,0 +1,78 @@
+"""cache=True: generated modules on disk, reused by numba's cache in a new process."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import load_source
+from stencilc import stencil_ufunc
+
+# A fresh process: build the stencil, call it, report which numba functions of the generated
+# module came from numba's disk cache, and the result.
+SCRIPT = r"""
+import json, sys
+import numpy as np
+from stencilc import stencil_ufunc
+
+def smooth(x):
+    return (x[-1, 0] + x[1, 0] + x[0, -1] + x[0, 1]) // 4
+
+f = stencil_ufunc(boundary="reflect", cache=CACHE)(smooth)
+y = f(np.arange(42, dtype=np.int16).reshape(6, 7))
+hits = {}
+for name, module in sys.modules.items():
+    if name.startswith("stencilc_gen_"):
+        for k, v in vars(module).items():
+            if hasattr(v, "stats") and v.py_func.__module__ == name:
+                hits[k] = [len(v.stats.cache_hits), len(v.stats.cache_misses)]
+print(json.dumps({"hits": hits, "result": y.tolist()}))
+"""
+
+
+def _run(cache_dir, cache=True):
+    script = SCRIPT.replace("CACHE", str(cache))
+    path = cache_dir.parent / "kernel_script.py"      # the kernel needs a real source file
+    path.write_text(script)
+    env = dict(os.environ, STENCILC_CACHE_DIR=str(cache_dir))
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, env=env,
+                          check=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_a_new_process_loads_compiled_code_from_the_disk_cache(tmp_path):
+    cache_dir = tmp_path / "cache"
+    first = _run(cache_dir)
+    assert any(cache_dir.glob("stencilc_gen_*.py"))
+    assert any((cache_dir / "__pycache__").glob("*.nbi"))
+    assert first["hits"]["_sc_point"] == [0, 1]          # compiled, and written to the cache
+    second = _run(cache_dir)
+    assert second["hits"]["_sc_point"] == [1, 0]         # typed from the cache
+    # nothing compiled: the border function is not even loaded, the cached gufunc has its code
+    assert all(misses == 0 for _, misses in second["hits"].values())
+    assert second["result"] == first["result"]
+    x = np.arange(42, dtype=np.int16).reshape(6, 7)
+    p = np.pad(x, 1, mode="symmetric").astype(np.int64)
+    expected = (p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]) // 4
+    assert first["result"] == expected.tolist()
+
+
+def test_cache_false_writes_nothing(tmp_path):
+    cache_dir = tmp_path / "cache"
+    result = _run(cache_dir, cache=False)
+    assert not cache_dir.exists()
+    assert result["hits"] == {}
+
+
+def test_an_unusable_cache_folder_falls_back_to_compiling(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("STENCILC_CACHE_DIR", str(blocker))
+    f = stencil_ufunc(load_source("def k(x):\n    return x[-1] * 3 + x[1]\n").k)
+    with pytest.warns(RuntimeWarning, match="unusable"):
+        got = f(np.arange(6.0))
+    np.testing.assert_array_equal(got, [0, 2, 6, 10, 14, 0])
