@@ -5,9 +5,15 @@ generated module is written to ``<cache dir>/<name>.py`` (the name is a hash of 
 holds every option, dtype and the versions involved), imported from there and registered in
 ``sys.modules``. Any failure to write or import falls back to an in-memory module: a broken or
 read-only cache costs compile time, never correctness.
+
+Compiling a specialization into the cache holds an exclusive lock file for its module, so
+processes sharing a cache folder (Dask workers) compile it one at a time: numba's own cache
+can write mismatched files for a gufunc compiled by two processes at once, after which every
+load of it segfaults (numba issue #10128, open in numba 0.68).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import linecache
@@ -89,3 +95,27 @@ def _import_in_memory(name: str, source: str) -> types.ModuleType:
     module.__file__ = filename
     exec(compile(source, filename, "exec"), module.__dict__)
     return module
+
+
+@contextlib.contextmanager
+def compile_lock(name: str):
+    """Hold ``<cache dir>/<name>.lock`` exclusively (POSIX ``flock``; released by the OS if the
+    process dies). Where no lock can be taken, go on without one."""
+    try:
+        import fcntl
+    except ImportError:   # pragma: no cover - Windows: no flock
+        yield
+        return
+    try:
+        folder = cache_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / f"{name}.lock", "a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

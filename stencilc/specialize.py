@@ -12,7 +12,7 @@ import numpy as np
 from numba.core import errors as numba_errors
 from numba.np.numpy_support import as_dtype
 
-from .cache import load_module
+from .cache import compile_lock, load_module, module_name
 from .codegen.cpu import CpuOptions, GeneratedModule, generate_cpu
 from .errors import StencilInternalError
 from .ir import Role, StencilIR
@@ -57,6 +57,14 @@ def build(ir: StencilIR, options: Options, arg_dtypes: tuple[np.dtype, ...],
           out_dtypes: tuple[np.dtype, ...] | None) -> Specialization:
     """Compile ``ir`` for ``arg_dtypes``; ``out_dtypes`` None means: apply ``out_dtype``."""
     generated = generate(ir, options, arg_dtypes)
+    locked = compile_lock(module_name(generated.source)) if options.cache \
+        else contextlib.nullcontext()
+    with locked:
+        return _compile(ir, options, generated, arg_dtypes, out_dtypes)
+
+
+def _compile(ir: StencilIR, options: Options, generated: GeneratedModule, arg_dtypes,
+             out_dtypes) -> Specialization:
     module = load_module(generated.source, ir.env, on_disk=options.cache)
     on_disk = module.__file__.endswith(".py")
     arg_types = [numba_type(dt, a.ndim) for a, dt in zip(ir.arguments, arg_dtypes)]

@@ -76,3 +76,39 @@ def test_an_unusable_cache_folder_falls_back_to_compiling(tmp_path, monkeypatch)
     with pytest.warns(RuntimeWarning, match="unusable"):
         got = f(np.arange(6.0))
     np.testing.assert_array_equal(got, [0, 2, 6, 10, 14, 0])
+
+
+def test_processes_sharing_a_cache_compile_one_at_a_time(tmp_path, monkeypatch):
+    """Guard against numba issue #10128: concurrent compiles of one gufunc into a shared cache
+    can leave files that segfault every later load. A second process must wait for the lock."""
+    import fcntl
+    import time
+
+    from stencilc import cache, specialize
+
+    cache_dir = tmp_path / "cache"
+    kernel_file = tmp_path / "locked_kernel.py"
+    kernel_file.write_text("def k(x):\n    return x[-1] + 2 * x[1]\n")
+    monkeypatch.setenv("STENCILC_CACHE_DIR", str(cache_dir))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    f = stencil_ufunc(boundary="mirror")(__import__("locked_kernel").k)
+    source = specialize.generate(f.ir, f.options, (np.dtype(np.float64),)).source
+    name = cache.module_name(source)
+    script = ("import numpy as np, sys\nsys.path.insert(0, sys.argv[1])\n"
+              "from stencilc import stencil_ufunc\nimport locked_kernel\n"
+              "f = stencil_ufunc(boundary='mirror')(locked_kernel.k)\n"
+              "print(f(np.arange(5.0)).tolist())\n")
+    with cache.compile_lock(name):
+        child = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], text=True,
+                                 stdout=subprocess.PIPE, env=dict(os.environ))
+        time.sleep(3)
+        assert child.poll() is None, "the second process compiled without waiting for the lock"
+        lock_file = cache_dir / f"{name}.lock"
+        assert lock_file.exists()
+        with open(lock_file) as probe, pytest.raises(BlockingIOError):
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)   # still ours
+    out, _ = child.communicate(timeout=120)
+    assert child.returncode == 0
+    x = np.arange(5.0)
+    padded = np.pad(x, 1, mode="reflect")   # NumPy's "reflect" is scipy's "mirror"
+    assert json.loads(out) == (padded[:-2] + 2 * padded[2:]).tolist()
