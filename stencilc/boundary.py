@@ -24,6 +24,12 @@ def nearest_index(i: int, n: int) -> int:
 
 def reflect_index(i: int, n: int) -> int:
     """``c b a | a b c d | d c b`` (half-sample symmetric; repeats with period 2n)."""
+    if 0 <= i < n:              # the common cases first: a border read one stencil radius
+        return i                # away needs no division
+    if -n <= i < 0:
+        return -1 - i
+    if n <= i < 2 * n:
+        return 2 * n - 1 - i
     period = 2 * n
     i = i % period
     if i >= n:
@@ -33,8 +39,14 @@ def reflect_index(i: int, n: int) -> int:
 
 def mirror_index(i: int, n: int) -> int:
     """``d c b | a b c d | c b a`` (whole-sample symmetric; repeats with period 2n - 2)."""
+    if 0 <= i < n:
+        return i
     if n == 1:
         return 0
+    if -n < i < 0:
+        return -i
+    if n <= i < 2 * n - 1:
+        return 2 * n - 2 - i
     period = 2 * n - 2
     i = i % period
     if i >= n:
@@ -44,6 +56,10 @@ def mirror_index(i: int, n: int) -> int:
 
 def wrap_index(i: int, n: int) -> int:
     """``b c d | a b c d | a b c`` (periodic)."""
+    if 0 <= i < n:
+        return i
+    if -n <= i < 0:
+        return i + n
     return i % n
 
 

@@ -99,6 +99,12 @@ def _overlapped(f: "StencilUFunc", arrays, relative, depth, out_dtypes):
     padded = f.boundary is not None
     local = f._borderless() if padded else f
     pads = [dp if padded else 0 for dp in depth]
+    if not padded:
+        # An axis in one chunk needs no halo: its block holds the whole axis, and the
+        # boundary=None kernel handles its ends (dask refuses a halo longer than the axis).
+        first = arrays[relative[0]]
+        depth = [0 if len(first.chunks[first.ndim - d + ax]) == 1 else dp
+                 for ax, dp in enumerate(depth)]
     pieces, dims = [], []
     for k, (argument, a) in enumerate(zip(f.ir.arguments, arrays)):
         if argument.role is Role.RELATIVE:

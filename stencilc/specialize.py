@@ -34,6 +34,9 @@ class Specialization:
     natural_out_dtypes: tuple[np.dtype, ...]   # what out_dtype picks when no out= is given
     ufunc: np.ufunc
     source: str
+    # target="parallel": ``ufunc`` spreads the loop dimensions over threads (numba's parallel
+    # gufunc); ``rows_ufunc`` runs one block at a time with its rows spread over threads.
+    rows_ufunc: np.ufunc | None = None
 
     @property
     def types(self) -> str:
@@ -43,8 +46,10 @@ class Specialization:
 
 
 def numba_type(dtype: np.dtype, ndim: int):
+    """Arrays are typed C-contiguous: LLVM vectorizes loops over known-stride rows only, and
+    the dispatcher hands every gufunc C-contiguous core blocks (copying any that are not)."""
     scalar = numba.from_dtype(dtype)
-    return numba.types.Array(scalar, ndim, "A") if ndim else scalar
+    return numba.types.Array(scalar, ndim, "C") if ndim else scalar
 
 
 def generate(ir: StencilIR, options: Options, arg_dtypes) -> GeneratedModule:
@@ -78,10 +83,19 @@ def _compile(ir: StencilIR, options: Options, generated: GeneratedModule, arg_dt
         out_dtypes = natural if out_dtypes is None else out_dtypes
         _check_storable(ir, kernel_dtypes, out_dtypes)
         out_types = [numba_type(dt, ir.ndim) for dt in out_dtypes]
-        gufunc = numba.guvectorize([numba.void(*arg_types, *out_types)], str(ir.layout),
-                                   nopython=True, cache=on_disk)(getattr(module, generated.kernel))
+
+        def gufunc(kernel: str, target: str) -> np.ufunc:
+            function = getattr(module, kernel)
+            function.__name__ = ir.name   # NumPy names the gufunc after it in its errors
+            built = numba.guvectorize([numba.void(*arg_types, *out_types)], str(ir.layout),
+                                      nopython=True, cache=on_disk, target=target)(function)
+            return getattr(built, "ufunc", built)   # the parallel target returns the ufunc
+
+        parallel = generated.rows_kernel is not None
+        ufunc = gufunc(generated.kernel, "parallel" if parallel else "cpu")
+        rows = gufunc(generated.rows_kernel, "cpu") if parallel else None
     return Specialization(tuple(arg_dtypes), tuple(out_dtypes), kernel_dtypes, tuple(natural),
-                          gufunc.ufunc, generated.source)
+                          ufunc, generated.source, rows)
 
 
 def resolve_out_dtypes(ir: StencilIR, out_dtype, arg_dtypes, kernel_dtypes):

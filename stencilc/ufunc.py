@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import threading
 import types
 from dataclasses import replace
@@ -140,9 +141,11 @@ class StencilUFunc:
         arrays = [self._to_native(np.asarray(a), i) for i, a in enumerate(args)]
         outs = self._as_outputs(out)
         self._check_core_ndims(arrays)
+        arrays = [a if core_contiguous(a, arg.ndim) else np.ascontiguousarray(a)
+                  for a, arg in zip(arrays, self.ir.arguments)]
         arg_dtypes = tuple(a.dtype for a in arrays)
         if outs is None:
-            return self._run(self.compile(*arg_dtypes).ufunc, arrays)
+            return self._run(self.compile(*arg_dtypes), arrays)
         # The specialization that stores into out's dtypes also knows the natural ones, so a
         # call with out= compiles one specialization, not two.
         spec = self.compile(*arg_dtypes, out_dtypes=tuple(o.dtype for o in outs))
@@ -150,13 +153,39 @@ class StencilUFunc:
             if not np.can_cast(dt, o.dtype, casting="same_kind"):
                 raise TypeError(f"Cannot cast ufunc '{self.__name__}' output {k} from {dt!r} to "
                                 f"{o.dtype!r} with casting rule 'same_kind'")
-        return self._run(spec.ufunc, arrays, out=tuple(outs))
+        d = self.ir.ndim
+        if all(core_contiguous(o, d) for o in outs) and \
+                not any(np.may_share_memory(o, a) for o in outs for a in arrays):
+            return self._run(spec, arrays, out=tuple(outs))
+        # An output the kernels cannot write directly (strided, or overlapping an input, which
+        # a stencil would read after overwriting): compute into fresh arrays, then copy.
+        staged = tuple(np.empty(o.shape, o.dtype) for o in outs)
+        self._run(spec, arrays, out=staged)
+        for o, result in zip(outs, staged):
+            np.copyto(o, result)
+        return tuple(outs) if self.nout > 1 else outs[0]
 
-    def _run(self, ufunc: np.ufunc, arrays, **kwargs):
-        if self.options.target != "parallel":
-            return ufunc(*arrays, **kwargs)
+    def _run(self, spec: specialize.Specialization, arrays, **kwargs):
+        if spec.rows_ufunc is None:
+            return spec.ufunc(*arrays, **kwargs)
+        ufunc = spec.ufunc if self._loop_parallel(arrays) else spec.rows_ufunc
         with _workqueue_guard():
             return ufunc(*arrays, **kwargs)
+
+    def _loop_parallel(self, arrays) -> bool:
+        """target="parallel": spread whole blocks over threads when there are enough of them
+        to keep every thread busy, or blocks too small to split; else split each block's rows."""
+        import numba
+        loop_shapes = [a.shape[:a.ndim - arg.ndim] for arg, a in zip(self.ir.arguments, arrays)]
+        try:
+            blocks = math.prod(np.broadcast_shapes(*loop_shapes))
+        except ValueError:   # let NumPy word the error
+            return True
+        if blocks <= 1:
+            return False
+        core = max(math.prod(a.shape[a.ndim - arg.ndim:])
+                   for arg, a in zip(self.ir.arguments, arrays))
+        return blocks >= _BLOCKS_PER_THREAD * numba.get_num_threads() or core < _SMALL_BLOCK
 
     def _check_dtype(self, dtype: np.dtype, position: int) -> np.dtype:
         """The native-order version of ``dtype`` for argument ``position`` (outputs follow the
@@ -206,6 +235,23 @@ class StencilUFunc:
     def __reduce__(self):
         source = (self.ir.source, self.ir.filename, self.ir.firstlineno)
         return _rebuild, (_pickle_by_value(self.py_func), source, self.options)
+
+
+# target="parallel" dispatch thresholds (see _loop_parallel); set by benchmarks/cpu_suite.py
+# figures on 2 cores: with 4+ blocks per thread, imbalance costs under a quarter of a block
+# each; blocks under 16k points are too small for the per-block thread start to pay.
+_BLOCKS_PER_THREAD = 4
+_SMALL_BLOCK = 16384
+
+def core_contiguous(array: np.ndarray, core_ndim: int) -> bool:
+    """Whether each core block of ``array`` (its last ``core_ndim`` axes) is C-contiguous, as
+    the compiled kernels require; loop axes may have any strides."""
+    expected = array.itemsize
+    for axis in range(array.ndim - 1, array.ndim - 1 - core_ndim, -1):
+        if array.shape[axis] != 1 and array.strides[axis] != expected:
+            return False
+        expected *= array.shape[axis]
+    return True
 
 
 _workqueue_lock = threading.Lock()

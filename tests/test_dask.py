@@ -7,7 +7,7 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
-from hypothesis import given, note
+from hypothesis import example, given, note
 from hypothesis import strategies as st
 
 from conftest import load_source
@@ -41,6 +41,8 @@ def chunked_arrays(draw):
 
 
 @given(chunked_arrays(), st.sampled_from(BOUNDARIES))
+# found by hypothesis: a one-chunk core axis shorter than the halo (dask refused the overlap)
+@example((np.array([[[5, -5]]], np.int8), ((1,), (1,), (1, 1))), None)
 def test_any_chunking_gives_the_numpy_result(case, boundary):
     x, chunks = case
     note(f"chunks={chunks}")

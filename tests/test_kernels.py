@@ -318,6 +318,38 @@ def test_parallel_target_is_bit_identical_to_cpu(boundary):
         np.testing.assert_array_equal(parallel(x), serial(x))
 
 
+_ASYMMETRIC = {   # per core ndim: a kernel and the same weights for scipy.ndimage.correlate
+    1: ("x[-2] - 3 * x[1] + x[0]", {(-2,): 1, (1,): -3, (0,): 1}),
+    2: ("x[-1, 2] + 2 * x[1, -1] - x[0, 0]", {(-1, 2): 1, (1, -1): 2, (0, 0): -1}),
+    3: ("x[-1, 0, 1] + 2 * x[1, -1, 0] - x[0, 0, 0] + x[0, 0, -1]",
+        {(-1, 0, 1): 1, (1, -1, 0): 2, (0, 0, 0): -1, (0, 0, -1): 1}),
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+def test_parallel_target_matches_scipy_on_both_dispatch_paths(ndim, mode):
+    """target="parallel" splits one block's rows (one image) or spreads many blocks over
+    threads (a stack); both must give scipy's numbers, the prange index included (numba types
+    it uint64, which once turned border index arithmetic into float64)."""
+    from conftest import load_source
+    body, taps = _ASYMMETRIC[ndim]
+    kernel = load_source(f"def kernel(x):\n    return {body}\n").kernel
+    parallel = stencil_ufunc(boundary=mode, cval=2, target="parallel")(kernel)
+    weights = np.zeros((5,) * ndim)
+    for tap, w in taps.items():
+        weights[tuple(t + 2 for t in tap)] = w
+    core = {1: (3000,), 2: (120, 90), 3: (20, 16, 12)}[ndim]
+    tiny = (1,) * ndim
+    for shape in [core, (40,) + tiny, (9,) + core[:-1] + (3,), tiny]:
+        x = rng.integers(-50, 50, shape).astype(np.float64)
+        original = x.copy()
+        expected = ndi.correlate(x, weights.reshape((1,) * (x.ndim - ndim) + weights.shape),
+                                 mode=mode, cval=2)
+        np.testing.assert_array_equal(parallel(x), expected)
+        np.testing.assert_array_equal(x, original)
+
+
 def test_parallel_target_1d_and_concurrent_calls():
     import threading
 

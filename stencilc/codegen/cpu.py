@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..boundary import INDEX_RULES, outside_value
+from ..optimize import simplify
 from ..ir import (RESERVED_PREFIX as P, RelativeRead, RelativeWindow, StencilIR,
                   constant_node)
 
@@ -28,7 +29,8 @@ _RULE_NAMES = {mode: f"{P}{mode}" for mode in INDEX_RULES}
 @dataclass(frozen=True)
 class GeneratedModule:
     source: str
-    kernel: str                 # the loop nest that numba.guvectorize compiles
+    kernel: str                 # the serial loop nest that numba.guvectorize compiles
+    rows_kernel: str | None     # parallel target: the nest that splits one block's rows
     point: str                  # the interior per-point function (typed to learn dtypes)
     line_map: dict[int, int]    # generated line -> line in the user's file
 
@@ -55,6 +57,23 @@ def _plus(base: ast.expr, offset: ast.expr) -> ast.expr:
     return ast.BinOp(left=base, op=ast.Add(), right=offset)
 
 
+def _uint64(value: ast.expr) -> ast.expr:
+    return ast.Call(func=ast.Attribute(value=_name(f"{P}np"), attr="uint64", ctx=ast.Load()),
+                    args=[value], keywords=[])
+
+
+def _unsigned_plus(axis: int, offset: int) -> ast.expr:
+    """An interior index ``i + offset`` computed in uint64. numba wraps negative signed
+    indices around (a select per read); LLVM cannot always prove an interior index is
+    non-negative, and then gathers instead of loading vectors. Unsigned indices need no
+    wraparound, and interior indices are never negative."""
+    base = _uint64(_name(f"{P}i{axis}"))
+    if offset == 0:
+        return base
+    op = ast.Sub() if offset < 0 else ast.Add()
+    return ast.BinOp(left=base, op=op, right=_uint64(ast.Constant(abs(offset))))
+
+
 def _index(items: list[ast.expr]) -> ast.expr:
     return items[0] if len(items) == 1 else ast.Tuple(elts=items, ctx=ast.Load())
 
@@ -79,6 +98,9 @@ class _AccessRenderer(ast.NodeTransformer):
         items = []
         for axis, (offset, checked) in enumerate(zip(node.offsets, node.checked)):
             offset = self.visit(offset)
+            if not self.border and checked is None and isinstance(offset, ast.Constant):
+                items.append(_unsigned_plus(axis, offset.value))
+                continue
             if checked is not None:
                 offset = ast.Call(func=_name(f"{P}checked"),
                                   args=[offset, ast.Constant(checked[0]), ast.Constant(checked[1])],
@@ -190,13 +212,20 @@ def generate_cpu(ir: StencilIR, options: CpuOptions, arg_dtypes: tuple[np.dtype,
     index_params = [f"{P}i{k}" for k in range(d)]
     shape_params = [f"{P}n{k}" for k in range(d)]
 
+    simplified = simplify(ir.body, ir.env)
+
     def point_function(name: str, border: bool) -> None:
         renderer = _AccessRenderer(d, border, options, dtypes, windows)
-        body = [renderer.visit(copy.deepcopy(s)) for s in ir.body]
+        body = [renderer.visit(copy.deepcopy(s)) for s in simplified]
         params = index_params + (shape_params if border else []) + args
         out.add()
         out.add()
-        out.add(jit)
+        if border:
+            out.add(jit)
+        else:
+            # numba inlines the interior point into the loop nest itself: LLVM's own inliner
+            # gives up on large bodies (a 5x5 kernel), and a call per point never vectorizes.
+            out.add(jit.replace("njit(", "njit(inline='always', "))
         out.add(f"def {name}({', '.join(params)}):")
         out.statements([ast.fix_missing_locations(s) for s in body], 1)
 
@@ -207,8 +236,19 @@ def generate_cpu(ir: StencilIR, options: CpuOptions, arg_dtypes: tuple[np.dtype,
         for number, window in enumerate(windows):
             _window_helper(out, jit, number, window, d, options, dtypes)
 
-    _loop_nest(out, ir, options, args, has_border)
-    return GeneratedModule(out.source, ir.name, f"{P}point", out.line_map)
+    interior, border = _point_stores(ir, options, args, has_border)
+    _edge_function(out, jit, ir, args, border)
+    _loop_nest(out, ir.name, ir, options, args, interior, parallel=False)
+    rows_kernel = None
+    if options.parallel:
+        rows_kernel = f"{P}rows"
+        _loop_nest(out, f"{P}ploops", ir, options, args, interior, parallel=True)
+        params = ", ".join(args + [f"{P}out{k}" for k in range(ir.nout)])
+        out.add()
+        out.add()
+        out.add(f"def {rows_kernel}({params}):")
+        out.add(f"{P}ploops({params})", 1)
+    return GeneratedModule(out.source, ir.name, rows_kernel, f"{P}point", out.line_map)
 
 
 def _window_helper(out: _Writer, jit: str, number: int, window: RelativeWindow, d: int,
@@ -232,13 +272,13 @@ def _window_helper(out: _Writer, jit: str, number: int, window: RelativeWindow, 
     out.add(f"return {P}w", 1)
 
 
-def _loop_nest(out: _Writer, ir: StencilIR, options: CpuOptions, args: list[str],
-               has_border: bool) -> None:
+def _point_stores(ir: StencilIR, options: CpuOptions, args: list[str],
+                  has_border: bool) -> tuple[list[str], list[str]]:
+    """The statements that store one interior point and one border point."""
     d = ir.ndim
     outs = [f"{P}out{k}" for k in range(ir.nout)]
     idx = ", ".join(f"{P}i{k}" for k in range(d))
     shapes = ", ".join(f"{P}n{k}" for k in range(d))
-    loop = "_sc_numba.prange" if options.parallel else "range"
 
     def store(call: str) -> list[str]:
         if ir.nout == 1:
@@ -251,46 +291,70 @@ def _loop_nest(out: _Writer, ir: StencilIR, options: CpuOptions, args: list[str]
     else:
         cval = ast.unparse(constant_node(options.cval))
         border = [f"{o}[{idx}] = {cval}" for o in outs]
+    return interior, border
 
-    params = ", ".join(args + outs)
+
+def _edge_function(out: _Writer, jit: str, ir: StencilIR, args: list[str],
+                   border: list[str]) -> None:
+    """``_sc_edge``: the border points in one box ``[b0, e0) x [b1, e1) ...``. The loop nest
+    calls it for every border slab, so the border body is compiled once, not once per slab
+    (inlined into each of the 2 x ndim slabs, it multiplied compile time)."""
+    d = ir.ndim
+    bounds = [f"{P}{w}{k}" for k in range(d) for w in "be"]
+    params = bounds + [f"{P}n{k}" for k in range(d)] + args + \
+        [f"{P}out{k}" for k in range(ir.nout)]
     out.add()
     out.add()
-    if options.parallel:
-        # The gufunc kernel hands each core block to a parallel loop nest, whose outermost
-        # core axis numba splits across threads (rows of one image too, not only loop dims).
-        out.add(f"def {ir.name}({params}):")
-        out.add(f"{P}nest({params})", 1)
-        out.add()
-        out.add()
-        out.add(f"@_sc_numba.njit(parallel=True, cache={P}CACHE, fastmath={options.fastmath}, "
-                "error_model='numpy')")
-        out.add(f"def {P}nest({params}):")
-    else:
-        out.add(f"def {ir.name}({params}):")
-    out.add(f"{shapes}{',' if d == 1 else ''} = {outs[0]}.shape", 1)
-    for k, (lo, hi) in enumerate(ir.neighborhood):
-        out.add(f"{P}lo{k} = min({max(0, -lo)}, {P}n{k})", 1)
-        out.add(f"{P}hi{k} = max({P}lo{k}, {P}n{k} - {max(0, hi)})", 1)
-    for k in range(d - 1):
-        out.add(f"for {P}i{k} in {loop if k == 0 else 'range'}({P}n{k}):", 1 + k)
-    depth = d
-    last = f"{P}i{d - 1}"
-    three_loops = [(f"range(0, {P}lo{d - 1})", border),
-                   (f"{loop if d == 1 else 'range'}({P}lo{d - 1}, {P}hi{d - 1})", interior),
-                   (f"range({P}hi{d - 1}, {P}n{d - 1})", border)]
-    if d == 1:
-        for bounds, body in three_loops:
-            out.add(f"for {last} in {bounds}:", depth)
-            for line in body:
-                out.add(line, depth + 1)
-        return
-    inside = " and ".join(f"{P}lo{k} <= {P}i{k} < {P}hi{k}" for k in range(d - 1))
-    out.add(f"if {inside}:", depth)
-    for bounds, body in three_loops:
-        out.add(f"for {last} in {bounds}:", depth + 1)
-        for line in body:
-            out.add(line, depth + 2)
-    out.add("else:", depth)
-    out.add(f"for {last} in range({P}n{d - 1}):", depth + 1)
+    out.add(jit)
+    out.add(f"def {P}edge({', '.join(params)}):")
+    for k in range(d):
+        out.add(f"for {P}i{k} in range({P}b{k}, {P}e{k}):", 1 + k)
     for line in border:
-        out.add(line, depth + 2)
+        out.add(line, 1 + d)
+
+
+def _loop_nest(out: _Writer, name: str, ir: StencilIR, options: CpuOptions, args: list[str],
+               interior: list[str], parallel: bool) -> None:
+    """The loop nest over one core block, as an njit function ``name``: every axis runs as
+    border slab / interior / border slab, so the innermost interior loop holds no boundary
+    logic (a branch on an outer index around it kept LLVM from vectorizing 5x5 kernels).
+    ``parallel``: numba splits the outermost interior loop across threads (the rows of one
+    image)."""
+    d = ir.ndim
+    outs = [f"{P}out{k}" for k in range(ir.nout)]
+    shapes = ", ".join(f"{P}n{k}" for k in range(d))
+    out.add()
+    out.add()
+    if parallel:   # the serial nest is the gufunc kernel itself; guvectorize compiles it
+        out.add(f"@_sc_numba.njit(parallel=True, cache={P}CACHE, "
+                f"fastmath={options.fastmath}, error_model='numpy')")
+    out.add(f"def {name}({', '.join(args + outs)}):")
+    out.add(f"{shapes}{',' if d == 1 else ''} = {outs[0]}.shape", 1)
+    # The interior starts at a literal, so LLVM can prove every interior read's index is
+    # non-negative.
+    lows = [max(0, -lo) for lo, _ in ir.neighborhood]
+    for k, (_, hi) in enumerate(ir.neighborhood):
+        out.add(f"{P}hi{k} = max({lows[k]}, {P}n{k} - {max(0, hi)})", 1)
+
+    def edge(k: int, begin: str, end: str, indent: int) -> None:
+        box = [f"{P}i{a}, {P}i{a} + 1" for a in range(k)] + [f"{begin}, {end}"] + \
+            [f"0, {P}n{a}" for a in range(k + 1, d)]
+        out.add(f"{P}edge({', '.join(box)}, {shapes}, {', '.join(args + outs)})", indent)
+
+    def split_axis(k: int, indent: int) -> None:
+        edge(k, "0", f"min({lows[k]}, {P}n{k})", indent)
+        if parallel and k == 0:
+            # numba types a prange index as uint64, and uint64 - int64 is float64 in its
+            # (NumPy's) promotion rules (numba issues #5801, #7495): use a signed copy.
+            out.add(f"for {P}t0 in _sc_numba.prange({lows[0]}, {P}hi0):", indent)
+            out.add(f"{P}i0 = _sc_np.intp({P}t0)", indent + 1)
+        else:
+            out.add(f"for {P}i{k} in range({lows[k]}, {P}hi{k}):", indent)
+        if k == d - 1:
+            for line in interior:
+                out.add(line, indent + 1)
+        else:
+            split_axis(k + 1, indent + 1)
+        edge(k, f"{P}hi{k}", f"{P}n{k}", indent)
+
+    split_axis(0, 1)

@@ -1,0 +1,164 @@
+"""IR-level simplifications that code generators apply before rendering a kernel body.
+
+* Loops over constant ``range(...)`` bounds are unrolled (within a size budget), their
+  variable replaced by each value in turn, so every relative read gets constant offsets:
+  LLVM then sees a straight-line body it can vectorize, where it would not vectorize the
+  loop over the neighbourhood.
+* Integer arithmetic on constants is folded (``a + 2`` once ``a`` is known).
+* Reads of a global NumPy array at constant indices become typed constants
+  (``W[1, 2]`` -> ``np.float32(0.125)``): numba freezes global arrays at compile time anyway.
+
+Every rewrite keeps the order of operations and the types numba infers, so results are bit
+for bit those of the body as written.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+
+import numpy as np
+
+from .ir import RelativeRead, constant_node
+
+#: most statements an unrolled loop nest may produce
+UNROLL_BUDGET = 256
+#: most iterations of one loop that are unrolled
+MAX_TRIP_COUNT = 32
+#: folded integers stay where int64 arithmetic and Python's agree trivially
+_SMALL = 2**31
+
+
+def simplify(body: list[ast.stmt], env: dict[str, object]) -> list[ast.stmt]:
+    """A simplified copy of a kernel body (see the module docstring)."""
+    return _Simplifier(env).statements(copy.deepcopy(body))
+
+
+class _Simplifier(ast.NodeTransformer):
+    def __init__(self, env: dict[str, object]):
+        self.env = env
+
+    def statements(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
+        result: list[ast.stmt] = []
+        for stmt in stmts:
+            if isinstance(stmt, ast.For):
+                result.extend(self.loop(stmt))
+            else:
+                result.append(self.visit(stmt))
+        return result
+
+    # --- statements containing statements -------------------------------------------------
+
+    def visit_If(self, node: ast.If) -> ast.If:
+        node.test = self.visit(node.test)
+        node.body = self.statements(node.body)
+        node.orelse = self.statements(node.orelse)
+        return node
+
+    def loop(self, node: ast.For) -> list[ast.stmt]:
+        node.iter = self.visit(node.iter)
+        values = _range_values(node.iter)
+        name = node.target.id
+        if values is not None and len(values) <= MAX_TRIP_COUNT and _unrollable(node, name):
+            unrolled: list[ast.stmt] = []
+            for value in values:
+                copies = [_Substitute(name, value).visit(copy.deepcopy(s)) for s in node.body]
+                unrolled.extend(self.statements(copies))
+                if _size(unrolled) > UNROLL_BUDGET:
+                    break
+            else:
+                if values:   # Python leaves the loop variable at its last value
+                    last = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())],
+                                      value=ast.Constant(values[-1]))
+                    unrolled.append(ast.copy_location(last, node))
+                return [ast.fix_missing_locations(s) for s in unrolled]
+        node.body = self.statements(node.body)
+        return [node]
+
+    # --- expressions ----------------------------------------------------------------------
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        self.generic_visit(node)
+        left, right = _int_constant(node.left), _int_constant(node.right)
+        if left is None or right is None:
+            return node
+        folded = _INT_OPS.get(type(node.op))
+        if folded is None or (isinstance(node.op, (ast.FloorDiv, ast.Mod)) and right == 0):
+            return node
+        value = folded(left, right)
+        return ast.copy_location(ast.Constant(value), node) if abs(value) < _SMALL else node
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
+        self.generic_visit(node)
+        operand = _int_constant(node.operand)
+        if operand is not None and isinstance(node.op, (ast.USub, ast.UAdd)):
+            value = -operand if isinstance(node.op, ast.USub) else operand
+            return ast.copy_location(ast.Constant(value), node)
+        return node
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
+        self.generic_visit(node)
+        if not isinstance(node.value, ast.Name):
+            return node
+        table = self.env.get(node.value.id)
+        if not isinstance(table, np.ndarray):
+            return node
+        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        index = [_int_constant(item) for item in items]
+        if any(i is None for i in index) or len(index) != table.ndim:
+            return node
+        if any(not -n <= i < n for i, n in zip(index, table.shape)):
+            return node   # out of range: leave it to numba, as written
+        return ast.copy_location(constant_node(table[tuple(index)]), node)
+
+
+class _Substitute(ast.NodeTransformer):
+    """Every read of loop variable ``name`` replaced by the constant ``value``."""
+
+    def __init__(self, name: str, value: int):
+        self.name = name
+        self.value = value
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id == self.name and isinstance(node.ctx, ast.Load):
+            return ast.copy_location(ast.Constant(self.value), node)
+        return node
+
+    def visit_RelativeRead(self, node: RelativeRead) -> RelativeRead:
+        node.offsets = [self.visit(o) for o in node.offsets]
+        return node
+
+
+_INT_OPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
+            ast.Mult: lambda a, b: a * b, ast.FloorDiv: lambda a, b: a // b,
+            ast.Mod: lambda a, b: a % b}
+
+
+def _int_constant(node: ast.AST) -> int | None:
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    return None
+
+
+def _range_values(call: ast.expr) -> list[int] | None:
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+            and call.func.id == "range"):
+        return None
+    args = [_int_constant(a) for a in call.args]
+    if not args or any(a is None for a in args) or (len(args) == 3 and args[2] == 0):
+        return None
+    return list(range(*args))
+
+
+def _unrollable(node: ast.For, name: str) -> bool:
+    """No jumps out of the body, and the body never rebinds the loop variable."""
+    for inner in ast.walk(ast.Module(body=node.body, type_ignores=[])):
+        if isinstance(inner, (ast.Break, ast.Continue, ast.Return)):
+            return False
+        if isinstance(inner, ast.Name) and inner.id == name and \
+                isinstance(inner.ctx, ast.Store):
+            return False
+    return True
+
+
+def _size(stmts: list[ast.stmt]) -> int:
+    return sum(1 for s in stmts for n in ast.walk(s) if isinstance(n, ast.stmt))
