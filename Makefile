@@ -8,14 +8,14 @@ STAMP := $(VENV)/.installed
 export STENCILC_CACHE_DIR ?= $(CURDIR)/.stencilc-cache
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: test demo venv clean
+.PHONY: test demo bench venv clean
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,xarray,distributed]"
+	$(PY) -m pip install --quiet -e ".[test,bench,xarray,distributed]"
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -23,6 +23,13 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) examples/seed_smooth.py
+
+# CPU speed against the seed, scipy.ndimage, a hand-written numba loop and np.copyto, and
+# first-call latency, all measured in this run; writes docs/bench-*.json and docs/bench-cpu.png.
+bench: $(STAMP)
+	$(PY) benchmarks/cpu_suite.py
+	$(PY) benchmarks/first_call.py
+	$(PY) benchmarks/plot.py
 
 clean:
 	rm -rf $(VENV) .stencilc-cache .pytest_cache .hypothesis

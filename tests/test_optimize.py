@@ -1,0 +1,104 @@
+"""IR simplifications (stencilc/optimize.py): unrolled loops, folded constants and weights.
+
+Each rewrite must leave results bit for bit equal to numba.stencil running the kernel as
+written, and to scipy.ndimage where a boundary mode is involved.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+
+from stencilc import stencil_ufunc
+from stencilc.optimize import UNROLL_BUDGET
+
+rng = np.random.default_rng(2026)
+BINOMIAL = np.array([1, 4, 6, 4, 1], np.float32) / 16
+GAUSS5 = np.outer(BINOMIAL, BINOMIAL).astype(np.float32)
+
+
+def gauss5(x):
+    acc = 0.0
+    for a in range(-2, 3):
+        for b in range(-2, 3):
+            acc += GAUSS5[a + 2, b + 2] * x[a, b]
+    return acc
+
+
+def numba_stencil(kernel, *args, **options):
+    reference = numba.stencil(**options)(kernel)
+    return numba.njit(lambda *a: reference(*a))(*args)
+
+
+def test_weighted_loops_unroll_to_constant_reads_with_numba_stencils_numbers():
+    f = stencil_ufunc(out_dtype="kernel")(gauss5)
+    point = f.inspect_source("float32").split("def _sc_point")[1].split("\n\n")[0]
+    assert "for " not in point and "GAUSS5" not in point      # unrolled, weights folded
+    assert "_sc_np.float32(0.0234375)" in point               # with the table's dtype
+    image = rng.normal(size=(3, 23, 19)).astype(np.float32)
+    expected = np.stack([numba_stencil(gauss5, im, neighborhood=((-2, 2), (-2, 2)))
+                         for im in image])
+    got = f(image)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "reflect"])
+def test_weighted_loops_match_scipy_correlate(mode):
+    f = stencil_ufunc(boundary=mode)(gauss5)
+    image = rng.normal(size=(31, 17)).astype(np.float32)
+    expected = ndi.correlate(image.astype(np.float64), GAUSS5.astype(np.float64), mode=mode)
+    np.testing.assert_allclose(f(image), expected, rtol=1e-5, atol=1e-6)
+
+
+def after_the_loop(x):
+    acc = 0
+    for a in range(3):
+        acc += x[a - 1]
+    return acc * a          # Python leaves `a` at its last value
+
+
+def with_break(x):
+    acc = 0
+    for a in range(-2, 3):
+        if x[a] < 0:
+            break
+        acc += x[a]
+    return acc
+
+
+def step_and_nested_bounds(x):
+    acc = 0
+    for a in range(-3, 4, 3):
+        for b in range(-abs(a) // 3, abs(a) // 3 + 1):
+            acc += (a - b) * x[a, b]
+    return acc
+
+
+@pytest.mark.parametrize("kernel, shape, neighborhood", [
+    (after_the_loop, (15,), ((-1, 1),)),
+    (with_break, (15,), ((-2, 2),)),
+    (step_and_nested_bounds, (12, 9), ((-3, 3), (-1, 1))),
+])
+def test_loop_semantics_survive_unrolling(kernel, shape, neighborhood):
+    f = stencil_ufunc(out_dtype="kernel", neighborhood=neighborhood)(kernel)
+    x = rng.integers(-5, 20, shape).astype(np.int32)
+    expected = numba_stencil(kernel, x, neighborhood=neighborhood)
+    np.testing.assert_array_equal(f(x), expected)
+
+
+def wide_box(x):
+    acc = 0
+    for a in range(-8, 9):
+        for b in range(-8, 9):
+            acc += x[a, b]
+    return acc
+
+
+def test_loops_over_the_unroll_budget_stay_loops_and_agree_with_scipy():
+    assert 17 * 17 > UNROLL_BUDGET
+    f = stencil_ufunc(boundary="wrap")(wide_box)
+    assert "for " in f.inspect_source("int64").split("def _sc_point")[1].split("\n\n")[0]
+    x = rng.integers(-9, 9, (21, 20))
+    np.testing.assert_array_equal(f(x), ndi.correlate(x, np.ones((17, 17), int), mode="wrap"))
