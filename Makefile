@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export STENCILC_CACHE_DIR ?= $(CURDIR)/.stencilc-cache
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: test demo bench venv clean
+.PHONY: test test-suite test-boundscheck demo bench venv clean
 
 venv: $(STAMP)
 
@@ -18,8 +18,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test,bench,xarray,distributed]"
 	touch $(STAMP)
 
-test: $(STAMP)
+test: test-suite test-boundscheck
+
+test-suite: $(STAMP)
 	$(PY) -m pytest -n 2 -q tests
+
+# Memory safety: the generated-kernel tests again with numba's bounds checking on, so any
+# read or write outside an array raises IndexError instead of passing silently. Its own
+# cache folder: code compiled without the checks must not be reused here.
+test-boundscheck: $(STAMP)
+	NUMBA_BOUNDSCHECK=1 STENCILC_CACHE_DIR=$(CURDIR)/.stencilc-cache-boundscheck \
+		$(PY) -m pytest -n 2 -q tests/test_random_stencils.py tests/test_hostile.py \
+		tests/test_optimize.py tests/test_kernels.py
 
 demo: $(STAMP)
 	$(PY) examples/seed_smooth.py
@@ -32,4 +42,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/plot.py
 
 clean:
-	rm -rf $(VENV) .stencilc-cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .stencilc-cache .stencilc-cache-boundscheck .pytest_cache .hypothesis

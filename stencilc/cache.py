@@ -97,6 +97,19 @@ def _import_in_memory(name: str, source: str) -> types.ModuleType:
     return module
 
 
+def remove_entry(name: str) -> None:
+    """Forget generated module ``name``: its source and numba's files for it (best effort)."""
+    with _lock:
+        sys.modules.pop(name, None)
+    folder = cache_dir()
+    for path in [folder / f"{name}.py", *(folder / "__pycache__").glob(f"{name}.*"),
+                 *(folder / "__pycache__").glob(f"guf-{name}.*")]:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+
 @contextlib.contextmanager
 def compile_lock(name: str):
     """Hold ``<cache dir>/<name>.lock`` exclusively (POSIX ``flock``; released by the OS if the

@@ -241,6 +241,9 @@ class _Analysis:
                 raise self.error(node, "`return` needs a value", hint="return the output value")
             if isinstance(node, ast.Call) and any(isinstance(a, ast.Starred) for a in node.args):
                 raise self.error(node, "star-arguments are not supported")
+            if isinstance(node, (ast.BinOp, ast.AugAssign)) and isinstance(node.op, ast.MatMult):
+                raise self.error(node, "`@` (matrix product) is not supported in a stencil "
+                                 "kernel", hint="kernel values are numbers; use `*`")
             if isinstance(node, ast.Slice) and node.step is not None:
                 raise self.error(node.step, "slices with a step are not supported",
                                  hint="write x[-1:2] and index the window")
@@ -481,6 +484,10 @@ class _Analysis:
 
     def check_attribute(self, node: ast.Attribute) -> None:
         base = node.value
+        if node.attr.startswith("_"):
+            raise self.error(node, f"attribute {node.attr!r} is not supported in a stencil "
+                             "kernel", hint="kernels may read .real, .imag and the public "
+                                            "functions of numpy and math")
         if isinstance(base, ast.Name) and self.roles.get(base.id) is Role.RELATIVE:
             raise self.error(node, f"{base.id!r} is read relatively; `{ast.unparse(node)}` "
                              "has no meaning there",

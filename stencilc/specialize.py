@@ -5,6 +5,7 @@ import contextlib
 import hashlib
 import os
 import re
+import warnings
 from dataclasses import dataclass
 
 import numba
@@ -12,7 +13,7 @@ import numpy as np
 from numba.core import errors as numba_errors
 from numba.np.numpy_support import as_dtype
 
-from .cache import compile_lock, load_module, module_name
+from .cache import compile_lock, load_module, module_name, remove_entry
 from .codegen.cpu import CpuOptions, GeneratedModule, generate_cpu
 from .errors import StencilInternalError
 from .ir import Role, StencilIR
@@ -62,15 +63,27 @@ def build(ir: StencilIR, options: Options, arg_dtypes: tuple[np.dtype, ...],
           out_dtypes: tuple[np.dtype, ...] | None) -> Specialization:
     """Compile ``ir`` for ``arg_dtypes``; ``out_dtypes`` None means: apply ``out_dtype``."""
     generated = generate(ir, options, arg_dtypes)
-    locked = compile_lock(module_name(generated.source)) if options.cache \
-        else contextlib.nullcontext()
-    with locked:
-        return _compile(ir, options, generated, arg_dtypes, out_dtypes)
+    if not options.cache:
+        return _compile(ir, options, generated, arg_dtypes, out_dtypes, on_disk=False)
+    name = module_name(generated.source)
+    with compile_lock(name):
+        try:
+            return _compile(ir, options, generated, arg_dtypes, out_dtypes, on_disk=True)
+        except Exception as from_disk:   # noqa: BLE001 - maybe a damaged cache entry
+            # Compile once more without the disk. If that fails too, its error is the real one;
+            # if it works, the cache entry was unreadable (truncated, overwritten): drop it.
+            spec = _compile(ir, options, generated, arg_dtypes, out_dtypes, on_disk=False)
+            remove_entry(name)
+            warnings.warn(f"stencilc: the cache entry for {ir.name!r} {_names(arg_dtypes)} "
+                          f"could not be used ({type(from_disk).__name__}: {from_disk}); "
+                          "compiled it in memory and removed the entry", RuntimeWarning,
+                          stacklevel=5)
+            return spec
 
 
 def _compile(ir: StencilIR, options: Options, generated: GeneratedModule, arg_dtypes,
-             out_dtypes) -> Specialization:
-    module = load_module(generated.source, ir.env, on_disk=options.cache)
+             out_dtypes, on_disk: bool) -> Specialization:
+    module = load_module(generated.source, ir.env, on_disk=on_disk)
     on_disk = module.__file__.endswith(".py")
     arg_types = [numba_type(dt, a.ndim) for a, dt in zip(ir.arguments, arg_dtypes)]
     with _user_errors(ir, generated, module.__file__, arg_dtypes):

@@ -112,3 +112,50 @@ def test_processes_sharing_a_cache_compile_one_at_a_time(tmp_path, monkeypatch):
     x = np.arange(5.0)
     padded = np.pad(x, 1, mode="reflect")   # NumPy's "reflect" is scipy's "mirror"
     assert json.loads(out) == (padded[:-2] + 2 * padded[2:]).tolist()
+
+
+def _expected_smooth() -> list:
+    x = np.arange(42, dtype=np.int16).reshape(6, 7)
+    p = np.pad(x, 1, mode="symmetric").astype(np.int64)
+    return ((p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]) // 4).tolist()
+
+
+def _damage(path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "garbage":
+        path.write_bytes(b"\x80\x04not a pickle" + bytes(range(256)) * 4)
+    else:   # empty
+        path.write_bytes(b"")
+
+
+@pytest.mark.parametrize("how", ["truncated", "garbage", "empty"])
+@pytest.mark.parametrize("what", ["*.nbc", "*.nbi", "stencilc_gen_*.py"])
+def test_a_damaged_cache_entry_falls_back_to_compiling(tmp_path, what, how):
+    """Every file of a cache entry cut short, overwritten or emptied (a full disk, a killed
+    process): the next process still computes the right numbers, and leaves a usable cache."""
+    cache_dir = tmp_path / "cache"
+    assert _run(cache_dir)["result"] == _expected_smooth()
+    folder = cache_dir if what.endswith(".py") else cache_dir / "__pycache__"
+    damaged = sorted(folder.glob(what))
+    assert damaged
+    for path in damaged:
+        _damage(path, how)
+    assert _run(cache_dir)["result"] == _expected_smooth()
+    again = _run(cache_dir)
+    assert again["result"] == _expected_smooth()
+
+
+def test_a_read_only_cache_folder_is_used_without_writing(tmp_path):
+    cache_dir = tmp_path / "cache"
+    _run(cache_dir)
+    for path in [cache_dir, *cache_dir.rglob("*")]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        if os.access(cache_dir, os.W_OK):
+            pytest.skip("running as a user who can write anywhere (root)")
+        assert _run(cache_dir)["result"] == _expected_smooth()
+    finally:
+        for path in [cache_dir, *cache_dir.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)

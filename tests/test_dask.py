@@ -150,3 +150,35 @@ def test_distributed_cluster_with_two_worker_processes():
         pids = client.run(lambda: __import__("os").getpid())
     assert len(set(pids.values())) == 2
     np.testing.assert_array_equal(got, f(x))
+
+
+def test_processes_scheduler_gives_the_numpy_result():
+    f = stencil_ufunc(boundary="wrap")(KERNEL)
+    x = np.random.default_rng(11).integers(-50, 50, (4, 20, 18)).astype(np.int16)
+    lazy = f(da.from_array(x, chunks=(2, 7, 9)))
+    np.testing.assert_array_equal(lazy.compute(scheduler="processes", num_workers=2), f(x))
+
+
+def test_a_keyboard_interrupt_mid_computation_leaves_the_object_usable():
+    """Ctrl-C while Dask runs the kernel's tasks: the interrupt reaches the caller, and the
+    same object (its locks, its compiled specializations) then computes normally."""
+    f = stencil_ufunc(boundary="reflect")(KERNEL)
+    x = np.random.default_rng(12).normal(size=(6, 30, 20)).astype(np.float32)
+    original = x.copy()
+    calls = []
+
+    def interrupt_third_block(block):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return block
+
+    stack = da.from_array(x, chunks=(1, 15, 20))
+    doomed = f(stack.map_blocks(interrupt_third_block, dtype=x.dtype))
+    with dask.config.set(scheduler="threads", num_workers=2):
+        with pytest.raises(KeyboardInterrupt):
+            doomed.compute()
+        np.testing.assert_array_equal(f(stack).compute(), f(x))
+    np.testing.assert_array_equal(x, original)
+    assert f.compile_count == 1
+    assert not f._lock.locked()
