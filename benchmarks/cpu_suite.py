@@ -205,7 +205,6 @@ class Case:
     seed: Callable | None = None
     hand: Callable | None = None
     scipy: dict[str, Callable] = field(default_factory=dict)
-    figures: dict = field(default_factory=dict)
 
 
 def _int8_stack(rng):

@@ -18,7 +18,7 @@ import copy
 
 import numpy as np
 
-from .ir import RelativeRead, constant_node
+from .ir import constant_node
 
 #: most statements an unrolled loop nest may produce
 UNROLL_BUDGET = 256
@@ -121,10 +121,6 @@ class _Substitute(ast.NodeTransformer):
     def visit_Name(self, node: ast.Name) -> ast.expr:
         if node.id == self.name and isinstance(node.ctx, ast.Load):
             return ast.copy_location(ast.Constant(self.value), node)
-        return node
-
-    def visit_RelativeRead(self, node: RelativeRead) -> RelativeRead:
-        node.offsets = [self.visit(o) for o in node.offsets]
         return node
 
 

@@ -69,13 +69,13 @@ def build(ir: StencilIR, options: Options, arg_dtypes: tuple[np.dtype, ...],
     with compile_lock(name):
         try:
             return _compile(ir, options, generated, arg_dtypes, out_dtypes, on_disk=True)
-        except Exception as from_disk:   # noqa: BLE001 - maybe a damaged cache entry
+        except StencilInternalError as from_disk:   # not a user error: maybe a damaged entry
             # Compile once more without the disk. If that fails too, its error is the real one;
             # if it works, the cache entry was unreadable (truncated, overwritten): drop it.
             spec = _compile(ir, options, generated, arg_dtypes, out_dtypes, on_disk=False)
             remove_entry(name)
             warnings.warn(f"stencilc: the cache entry for {ir.name!r} {_names(arg_dtypes)} "
-                          f"could not be used ({type(from_disk).__name__}: {from_disk}); "
+                          f"could not be used ({from_disk.__cause__!r}); "
                           "compiled it in memory and removed the entry", RuntimeWarning,
                           stacklevel=5)
             return spec

@@ -237,9 +237,9 @@ class StencilUFunc:
         return _rebuild, (_pickle_by_value(self.py_func), source, self.options)
 
 
-# target="parallel" dispatch thresholds (see _loop_parallel); set by benchmarks/cpu_suite.py
-# figures on 2 cores: with 4+ blocks per thread, imbalance costs under a quarter of a block
-# each; blocks under 16k points are too small for the per-block thread start to pay.
+# target="parallel" dispatch thresholds (see _loop_parallel), chosen rather than tuned: with
+# 4+ blocks per thread, uneven shares cost at most a quarter of the work; a block under 16k
+# points is too small to split its rows. make bench runs both paths (a stack, one image).
 _BLOCKS_PER_THREAD = 4
 _SMALL_BLOCK = 16384
 

@@ -41,7 +41,7 @@ def _run(cache_dir, cache=True):
     env = dict(os.environ, STENCILC_CACHE_DIR=str(cache_dir))
     done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, env=env,
                           check=True)
-    return json.loads(done.stdout.splitlines()[-1])
+    return {**json.loads(done.stdout.splitlines()[-1]), "stderr": done.stderr}
 
 
 def test_a_new_process_loads_compiled_code_from_the_disk_cache(tmp_path):
@@ -142,9 +142,13 @@ def test_a_damaged_cache_entry_falls_back_to_compiling(tmp_path, what, how):
     assert damaged
     for path in damaged:
         _damage(path, how)
-    assert _run(cache_dir)["result"] == _expected_smooth()
+    recovered = _run(cache_dir)
+    assert recovered["result"] == _expected_smooth()
+    if what == "*.nbc" and how != "empty":    # numba itself rejects the others silently
+        assert "could not be used" in recovered["stderr"]
     again = _run(cache_dir)
     assert again["result"] == _expected_smooth()
+    assert "could not be used" not in again["stderr"]      # the entry was rewritten
 
 
 def test_a_read_only_cache_folder_is_used_without_writing(tmp_path):

@@ -1,13 +1,15 @@
 """CPU code generation: one readable Python module of numba functions per specialization.
 
 The module holds
-  * ``_sc_point``: the kernel body evaluated at one interior point, reads indexed directly;
+  * ``_sc_point``: the kernel body evaluated at one interior point, reads indexed directly
+    (in uint64, so numba adds no negative-index wraparound) and inlined by numba into the nest;
   * ``_sc_border``: the same body with every read passed through the boundary rule
     (absent for ``boundary=None``, whose border points are set to ``cval``);
+  * ``_sc_edge``: the border points of one box, which the nest calls for every border slab;
   * the loop nest, named after the kernel, that ``numba.guvectorize`` turns into the gufunc:
-    for every index of the outer core axes it runs the innermost (contiguous) axis as three
-    loops, border / interior / border, so the interior loop carries no boundary logic and
-    LLVM inlines ``_sc_point`` into it and vectorizes it.
+    every axis runs as border slab / interior / border slab, so the innermost interior loop
+    carries no boundary logic and LLVM vectorizes it; for ``target="parallel"`` also
+    ``_sc_rows``, the same nest with its outermost interior loop under ``prange``.
 """
 from __future__ import annotations
 
@@ -297,8 +299,8 @@ def _point_stores(ir: StencilIR, options: CpuOptions, args: list[str],
 def _edge_function(out: _Writer, jit: str, ir: StencilIR, args: list[str],
                    border: list[str]) -> None:
     """``_sc_edge``: the border points in one box ``[b0, e0) x [b1, e1) ...``. The loop nest
-    calls it for every border slab, so the border body is compiled once, not once per slab
-    (inlined into each of the 2 x ndim slabs, it multiplied compile time)."""
+    calls it for every border slab, so the border body appears once in the module rather
+    than once per slab (2 x ndim of them)."""
     d = ir.ndim
     bounds = [f"{P}{w}{k}" for k in range(d) for w in "be"]
     params = bounds + [f"{P}n{k}" for k in range(d)] + args + \
