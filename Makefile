@@ -29,7 +29,7 @@ test-suite: $(STAMP)
 test-boundscheck: $(STAMP)
 	NUMBA_BOUNDSCHECK=1 STENCILC_CACHE_DIR=$(CURDIR)/.stencilc-cache-boundscheck \
 		$(PY) -m pytest -n 2 -q tests/test_random_stencils.py tests/test_hostile.py \
-		tests/test_optimize.py tests/test_kernels.py
+		tests/test_passes.py tests/test_kernels.py
 
 demo: $(STAMP)
 	$(PY) examples/seed_smooth.py

@@ -1,8 +1,8 @@
 """stencilc: plain stencil functions compiled into fast, dtype-generic generalized ufuncs."""
 from ._version import __version__
 from .api import stencil_ufunc
-from .errors import StencilError, StencilInternalError, StencilSyntaxError
+from .errors import StencilError, StencilInternalError, StencilSyntaxError, StencilTypingError
 from .ufunc import StencilUFunc
 
 __all__ = ["stencil_ufunc", "StencilUFunc", "StencilError", "StencilSyntaxError",
-           "StencilInternalError", "__version__"]
+           "StencilTypingError", "StencilInternalError", "__version__"]

@@ -26,5 +26,26 @@ class StencilSyntaxError(StencilError, SyntaxError):
         return f"{self.msg} ({where}){text}"
 
 
+class StencilTypingError(StencilError, TypeError):
+    """A kernel that is valid stencil syntax but cannot be typed for the dtypes it met (a
+    string added to a number, a function numba has no implementation of).
+
+    ``filename``, ``lineno``, ``offset`` and ``text`` name the user's line the compiler stopped at, when
+    it can be found; the generated code never appears in the message.
+    """
+
+    def __init__(self, message: str, *, filename: str | None = None, lineno: int | None = None,
+                 text: str | None = None):
+        self.bare_message = message
+        self.filename = filename
+        self.lineno = lineno
+        self.text = text
+        # numba locates typing errors by line only: point at the statement's first character
+        self.offset = None if text is None else len(text) - len(text.lstrip()) + 1
+        where = "" if lineno is None else f"\n  at {filename}, line {lineno}"
+        code = f": {text.strip()}" if text and lineno is not None else ""
+        super().__init__(message + where + code)
+
+
 class StencilInternalError(StencilError, RuntimeError):
     """stencilc itself failed on a valid kernel: a bug to report, not a user mistake."""

@@ -7,6 +7,7 @@ mapped, checked) and can print everything else with :func:`ast.unparse`.
 from __future__ import annotations
 
 import ast
+import copy
 import enum
 import math
 from dataclasses import dataclass, field
@@ -19,6 +20,15 @@ Interval = tuple[int, int]
 
 #: generated code names its own variables with this prefix; kernels may not use it.
 RESERVED_PREFIX = "_sc_"
+
+
+class _Unknown:
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+#: what constant folding returns for an expression whose value is not known at compile time
+UNKNOWN = _Unknown()
 
 
 class Role(enum.Enum):
@@ -107,7 +117,6 @@ class _Printer(ast.NodeTransformer):
 
 def render_body(body: list[ast.stmt]) -> str:
     """The body as text, relative accesses shown as ``x@[-1, 0]`` (``?`` marks run-time checks)."""
-    import copy
     module = ast.Module(body=[_Printer().visit(copy.deepcopy(s)) for s in body], type_ignores=[])
     return ast.unparse(ast.fix_missing_locations(module))
 
@@ -133,3 +142,33 @@ def constant_node(value) -> ast.expr:
         return ast.Call(func=ast.Name(id="complex", ctx=ast.Load()),
                         args=[constant_node(value.real), constant_node(value.imag)], keywords=[])
     return ast.Constant(value)
+
+
+def constant_value(node: ast.AST) -> object:
+    """The value of a constant written by :func:`constant_node`, else :data:`UNKNOWN`."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+            and node.value.id == f"{RESERVED_PREFIX}math" and node.attr in ("inf", "nan"):
+        return math.inf if node.attr == "inf" else math.nan
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) \
+            and isinstance(node.operand, ast.Attribute):
+        value = constant_value(node.operand)
+        return UNKNOWN if value is UNKNOWN else -value
+    if isinstance(node, ast.Tuple):
+        values = tuple(constant_value(e) for e in node.elts)
+        return UNKNOWN if any(v is UNKNOWN for v in values) else values
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+            and isinstance(node.func.value, ast.Name) and len(node.args) == 1 \
+            and not node.keywords:
+        value = constant_value(node.args[0])
+        if value is UNKNOWN:
+            return UNKNOWN
+        if node.func.value.id == f"{RESERVED_PREFIX}np":
+            return np.dtype(node.func.attr).type(value)
+        return UNKNOWN
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+            and node.func.id == "complex" and len(node.args) == 2:
+        real, imag = (constant_value(a) for a in node.args)
+        return UNKNOWN if UNKNOWN in (real, imag) else complex(real, imag)
+    return UNKNOWN

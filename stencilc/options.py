@@ -6,14 +6,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from . import targets
 from .boundary import normalize_boundary
-
-TARGETS = ("cpu", "parallel", "cuda")
-TARGET_ALIASES = {"gpu": "cuda"}
 
 
 @dataclass(frozen=True)
 class Options:
+    """Every option of :func:`stencil_ufunc`; :meth:`validated` checks and normalizes them."""
+
     signature: str | None = None
     target: str = "cpu"
     boundary: str | None = None
@@ -25,13 +25,7 @@ class Options:
     fastmath: bool = False
 
     def validated(self) -> "Options":
-        target = TARGET_ALIASES.get(self.target, self.target)
-        if target not in TARGETS:
-            raise ValueError(f"target={self.target!r} is not one of "
-                             f"{', '.join(repr(t) for t in TARGETS + ('gpu',))}")
-        if target == "cuda":
-            raise ValueError("target='cuda' is not available in this version of stencilc yet; "
-                             "use target='cpu' or 'parallel'")
+        target = targets.canonical_name(self.target)
         if isinstance(self.cval, (bool, np.bool_)) or not isinstance(
                 self.cval, (numbers.Number, np.number)):
             raise TypeError(f"cval must be a number, not {type(self.cval).__name__}")

@@ -84,7 +84,7 @@ def test_processes_sharing_a_cache_compile_one_at_a_time(tmp_path, monkeypatch):
     import fcntl
     import time
 
-    from stencilc import cache, specialize
+    from stencilc import cache
 
     cache_dir = tmp_path / "cache"
     kernel_file = tmp_path / "locked_kernel.py"
@@ -92,7 +92,7 @@ def test_processes_sharing_a_cache_compile_one_at_a_time(tmp_path, monkeypatch):
     monkeypatch.setenv("STENCILC_CACHE_DIR", str(cache_dir))
     monkeypatch.syspath_prepend(str(tmp_path))
     f = stencil_ufunc(boundary="mirror")(__import__("locked_kernel").k)
-    source = specialize.generate(f.ir, f.options, (np.dtype(np.float64),)).source
+    source = f.inspect_source("float64")
     name = cache.module_name(source)
     script = ("import numpy as np, sys\nsys.path.insert(0, sys.argv[1])\n"
               "from stencilc import stencil_ufunc\nimport locked_kernel\n"

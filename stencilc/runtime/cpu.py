@@ -1,9 +1,10 @@
-"""Compiled helpers that generated CPU kernels import (``from stencilc.runtime import ...``)."""
+"""The boundary rules compiled for the CPU targets: generated CPU modules import these
+(``from stencilc.runtime.cpu import ...``)."""
 from __future__ import annotations
 
 import numba
 
-from . import boundary
+from .. import boundary
 
 nearest_index = numba.njit(cache=True)(boundary.nearest_index)
 reflect_index = numba.njit(cache=True)(boundary.reflect_index)

@@ -1,4 +1,4 @@
-"""The Dask paths of DESIGN 1.5: lazy, any chunking, the NumPy answer bit for bit.
+"""Dask arrays (docs/design.md 1.5): lazy, any chunking, the NumPy answer bit for bit.
 
 * Core dimensions in one chunk each: ``dask.array.apply_gufunc`` with the output dtypes of
   the client-side specialization (Dask never probes the kernel with dummy arrays).
@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .boundary import INDEX_RULES, outside_value
-from .ir import Role
+from ..boundary import INDEX_RULES, outside_value
+from ..ir import Role
+from .checks import check_core_ndims, to_native
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .ufunc import StencilUFunc
+    from ..ufunc import StencilUFunc
 
 
 def is_dask_array(value: Any) -> bool:
@@ -30,6 +31,16 @@ def is_dask_array(value: Any) -> bool:
     return isinstance(value, da.Array)
 
 
+class DaskAdapter:
+    name = "dask"
+
+    def owns(self, args) -> bool:
+        return any(is_dask_array(a) for a in args)
+
+    def call(self, f: "StencilUFunc", args, out) -> Any:
+        return call(f, args, out)
+
+
 def call(f: "StencilUFunc", args: tuple, out) -> Any:
     """``f(*args)`` where at least one argument is a Dask array: a lazy Dask result."""
     import dask.array as da
@@ -37,8 +48,8 @@ def call(f: "StencilUFunc", args: tuple, out) -> Any:
     if out is not None:
         raise TypeError(f"{f.__name__}: out= is not supported with Dask arrays; "
                         "store the lazy result with da.store or .compute()")
-    arrays = [f._to_native(da.asarray(a), k) for k, a in enumerate(args)]
-    f._check_core_ndims(arrays)
+    arrays = [to_native(f, da.asarray(a), k) for k, a in enumerate(args)]
+    check_core_ndims(f, arrays)
     spec = f.compile(*(a.dtype for a in arrays))      # on the client: dtypes, early errors
     arrays = _align_loop_chunks(arrays, [a.ndim for a in f.ir.arguments])
     relative = [k for k, a in enumerate(f.ir.arguments) if a.role is Role.RELATIVE]
@@ -97,7 +108,7 @@ def _overlapped(f: "StencilUFunc", arrays, relative, depth, out_dtypes):
 
     d = f.ir.ndim
     padded = f.boundary is not None
-    local = f._borderless() if padded else f
+    local = f.without_boundary() if padded else f
     pads = [dp if padded else 0 for dp in depth]
     if not padded:
         # An axis in one chunk needs no halo: its block holds the whole axis, and the

@@ -4,9 +4,12 @@
   variable replaced by each value in turn, so every relative read gets constant offsets:
   LLVM then sees a straight-line body it can vectorize, where it would not vectorize the
   loop over the neighbourhood.
-* Integer arithmetic on constants is folded (``a + 2`` once ``a`` is known).
+* Integer arithmetic on constants is folded (``a + 2`` once ``a`` is known), by the one
+  constant folder (:mod:`stencilc.folding`).
 * Reads of a global NumPy array at constant indices become typed constants
   (``W[1, 2]`` -> ``np.float32(0.125)``): numba freezes global arrays at compile time anyway.
+* Assignments of constants to locals that nothing reads are dropped (an unrolled loop leaves
+  its variable at its last value, as Python does, but usually nothing reads it).
 
 Every rewrite keeps the order of operations and the types numba infers, so results are bit
 for bit those of the body as written.
@@ -15,10 +18,12 @@ from __future__ import annotations
 
 import ast
 import copy
+from dataclasses import replace
 
 import numpy as np
 
-from .ir import constant_node
+from .folding import int_value
+from .ir import StencilIR, constant_node, constant_value, UNKNOWN
 
 #: most statements an unrolled loop nest may produce
 UNROLL_BUDGET = 256
@@ -28,9 +33,36 @@ MAX_TRIP_COUNT = 32
 _SMALL = 2**31
 
 
-def simplify(body: list[ast.stmt], env: dict[str, object]) -> list[ast.stmt]:
-    """A simplified copy of a kernel body (see the module docstring)."""
-    return _Simplifier(env).statements(copy.deepcopy(body))
+def simplify(ir: StencilIR) -> StencilIR:
+    """A copy of ``ir`` with its body simplified (see the module docstring)."""
+    body = _Simplifier(ir.env).statements(copy.deepcopy(ir.body))
+    return replace(ir, body=drop_dead_constant_stores(body))
+
+
+def drop_dead_constant_stores(body: list[ast.stmt]) -> list[ast.stmt]:
+    """``body`` without assignments of constants to names that are never read."""
+    read = {n.id for s in body for n in ast.walk(s)
+            if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store)}
+    read |= {n.target.id for s in body for n in ast.walk(s)   # `acc += v` reads acc
+             if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)}
+
+    def keep(stmt: ast.stmt) -> bool:
+        return not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                    and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id not in read
+                    and constant_value(stmt.value) is not UNKNOWN)
+
+    def walk(stmts: list[ast.stmt]) -> list[ast.stmt]:
+        kept = []
+        for stmt in stmts:
+            if not keep(stmt):
+                continue
+            for field in ("body", "orelse"):
+                if isinstance(stmt, (ast.If, ast.For)):
+                    setattr(stmt, field, walk(getattr(stmt, field)) or [ast.Pass()])
+            kept.append(stmt)
+        return kept
+
+    return [ast.fix_missing_locations(s) for s in walk(body)]
 
 
 class _Simplifier(ast.NodeTransformer):
@@ -77,23 +109,23 @@ class _Simplifier(ast.NodeTransformer):
     # --- expressions ----------------------------------------------------------------------
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
-        self.generic_visit(node)
-        left, right = _int_constant(node.left), _int_constant(node.right)
-        if left is None or right is None:
-            return node
-        folded = _INT_OPS.get(type(node.op))
-        if folded is None or (isinstance(node.op, (ast.FloorDiv, ast.Mod)) and right == 0):
-            return node
-        value = folded(left, right)
-        return ast.copy_location(ast.Constant(value), node) if abs(value) < _SMALL else node
+        return self.fold(node)
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
+        return self.fold(node)
+
+    def fold(self, node: ast.expr) -> ast.expr:
+        """Integer arithmetic on integer constants, folded while it stays where int64 and
+        Python's arithmetic agree trivially; true division, floats and bools are left alone."""
         self.generic_visit(node)
-        operand = _int_constant(node.operand)
-        if operand is not None and isinstance(node.op, (ast.USub, ast.UAdd)):
-            value = -operand if isinstance(node.op, ast.USub) else operand
-            return ast.copy_location(ast.Constant(value), node)
-        return node
+        operands = [node.left, node.right] if isinstance(node, ast.BinOp) else [node.operand]
+        if any(int_value(o) is None for o in operands) or isinstance(
+                node.op, (ast.Div, ast.Pow, ast.Not, ast.Invert)):
+            return node
+        value = int_value(node)
+        if value is None or abs(value) >= _SMALL:
+            return node
+        return ast.copy_location(ast.Constant(value), node)
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
         self.generic_visit(node)
@@ -103,7 +135,7 @@ class _Simplifier(ast.NodeTransformer):
         if not isinstance(table, np.ndarray):
             return node
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        index = [_int_constant(item) for item in items]
+        index = [int_value(item) for item in items]
         if any(i is None for i in index) or len(index) != table.ndim:
             return node
         if any(not -n <= i < n for i, n in zip(index, table.shape)):
@@ -124,22 +156,11 @@ class _Substitute(ast.NodeTransformer):
         return node
 
 
-_INT_OPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
-            ast.Mult: lambda a, b: a * b, ast.FloorDiv: lambda a, b: a // b,
-            ast.Mod: lambda a, b: a % b}
-
-
-def _int_constant(node: ast.AST) -> int | None:
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        return node.value
-    return None
-
-
 def _range_values(call: ast.expr) -> list[int] | None:
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
             and call.func.id == "range"):
         return None
-    args = [_int_constant(a) for a in call.args]
+    args = [int_value(a) for a in call.args]
     if not args or any(a is None for a in args) or (len(args) == 3 and args[2] == 0):
         return None
     return list(range(*args))

@@ -1,4 +1,4 @@
-"""IR simplifications (stencilc/optimize.py): unrolled loops, folded constants and weights.
+"""IR simplifications (stencilc/passes.py): unrolled loops, folded constants and weights.
 
 Each rewrite must leave results bit for bit equal to numba.stencil running the kernel as
 written, and to scipy.ndimage where a boundary mode is involved.
@@ -11,7 +11,7 @@ import pytest
 import scipy.ndimage as ndi
 
 from stencilc import stencil_ufunc
-from stencilc.optimize import UNROLL_BUDGET
+from stencilc.passes import UNROLL_BUDGET
 
 rng = np.random.default_rng(2026)
 BINOMIAL = np.array([1, 4, 6, 4, 1], np.float32) / 16

@@ -1,0 +1,172 @@
+"""The pipeline, each stage once and in order:
+
+    frontend -> StencilIR -> simplify  (:func:`understand`, once per kernel)
+    -> target code -> typing -> out_dtype policy -> compiled kernel  (:func:`build`, per dtypes)
+
+:func:`build` is target-neutral: ``target.generate`` -> :mod:`stencilc.cache` ->
+``target.value_dtypes`` -> ``target.compile``. A damaged disk-cache entry is compiled again in
+memory; a typing failure in the user's kernel becomes a located :class:`StencilTypingError`.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .cache import compile_lock, load_module, module_name, remove_entry
+from .codegen.common import GeneratedModule
+from .dtypes import DTypes, check_storable, names, resolve_out_dtypes
+from .errors import StencilInternalError, StencilTypingError
+from .ir import StencilIR
+from .frontend import parse_kernel
+from .options import Options
+from .passes import simplify
+from .targets import Target
+
+
+@dataclass(frozen=True)
+class Specialization:
+    """The compiled kernel for one combination of argument and output dtypes, on one target.
+    Call it with arrays an adapter has checked: ``spec(*arrays, out=None)``."""
+
+    target: Target
+    arg_dtypes: DTypes
+    out_dtypes: DTypes
+    kernel_dtypes: DTypes        # what the kernel's return expression computes
+    natural_out_dtypes: DTypes   # what out_dtype picks when no out= is given
+    source: str
+    kernel: Any                  # the target's compiled kernel; only the target looks inside
+
+    def __call__(self, *arrays: Any, out: tuple | None = None) -> Any:
+        return self.target.run(self.kernel, arrays, out)
+
+    @property
+    def types(self) -> str:
+        """NumPy's ``ufunc.types`` notation, e.g. ``'bb->b'``."""
+        return "".join(d.char for d in self.arg_dtypes) + "->" + \
+            "".join(d.char for d in self.out_dtypes)
+
+
+def understand(func: Callable, options: Options) -> StencilIR:
+    """The kernel's IR after the frontend passes and the simplify pass."""
+    return simplify(parse_kernel(func, signature=options.signature,
+                                 neighborhood=options.neighborhood,
+                                 standard_indexing=options.standard_indexing))
+
+
+def generate(ir: StencilIR, options: Options, target: Target, arg_dtypes: DTypes) -> GeneratedModule:
+    """The target's module text for ``arg_dtypes``."""
+    return target.generate(ir, options, tuple(arg_dtypes), describe_env(ir.env))
+
+
+def build(ir: StencilIR, options: Options, target: Target, arg_dtypes: DTypes,
+          out_dtypes: DTypes | None) -> Specialization:
+    """Compile ``ir`` for ``arg_dtypes``; ``out_dtypes`` None means: apply ``out_dtype``."""
+    generated = generate(ir, options, target, arg_dtypes)
+    if not options.cache:
+        return _compile(ir, options, target, generated, arg_dtypes, out_dtypes, on_disk=False)
+    name = module_name(generated.source)
+    with compile_lock(name):
+        try:
+            return _compile(ir, options, target, generated, arg_dtypes, out_dtypes, on_disk=True)
+        except StencilInternalError as from_disk:   # not a user error: maybe a damaged entry
+            # Compile once more without the disk. If that fails too, its error is the real one;
+            # if it works, the cache entry was unreadable (truncated, overwritten): drop it.
+            spec = _compile(ir, options, target, generated, arg_dtypes, out_dtypes,
+                            on_disk=False)
+            remove_entry(name)
+            warnings.warn(f"stencilc: the cache entry for {ir.name!r} {names(arg_dtypes)} "
+                          f"could not be used ({from_disk.__cause__!r}); "
+                          "compiled it in memory and removed the entry", RuntimeWarning,
+                          stacklevel=5)
+            return spec
+
+
+def _compile(ir: StencilIR, options: Options, target: Target, generated: GeneratedModule,
+             arg_dtypes: DTypes, out_dtypes: DTypes | None, on_disk: bool) -> Specialization:
+    module = load_module(generated.source, ir.env, on_disk=on_disk)
+    on_disk = module.__file__.endswith(".py")
+    with located_errors(ir, generated, module.__file__, arg_dtypes):
+        kernel_dtypes = target.value_dtypes(module, generated, ir, arg_dtypes)
+        natural = resolve_out_dtypes(ir, options.out_dtype, arg_dtypes, kernel_dtypes)
+        out_dtypes = natural if out_dtypes is None else out_dtypes
+        check_storable(ir, kernel_dtypes, out_dtypes)
+        kernel = target.compile(module, generated, ir, options, arg_dtypes, out_dtypes, on_disk)
+    return Specialization(target, tuple(arg_dtypes), tuple(out_dtypes), kernel_dtypes,
+                          tuple(natural), generated.source, kernel)
+
+
+def describe_env(env: dict[str, object]) -> str:
+    """A stable description of the globals a kernel reads, so the module text (and its cache
+    key) changes when any of them does."""
+    parts = []
+    for name in sorted(env):
+        value = env[name]
+        if isinstance(value, np.ndarray):
+            digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()[:12]
+            what = f"array {value.dtype}{list(value.shape)} {digest}"
+        elif hasattr(value, "py_func"):
+            code = value.py_func.__code__
+            digest = hashlib.sha256(code.co_code + repr(code.co_consts).encode()).hexdigest()[:12]
+            what = f"{value.py_func.__module__}.{value.py_func.__qualname__} {digest}"
+        else:
+            what = getattr(value, "__name__", type(value).__name__)
+        parts.append(f"{name}={what}")
+    return ", ".join(parts)
+
+
+@contextlib.contextmanager
+def located_errors(ir: StencilIR, generated: GeneratedModule, module_file: str, arg_dtypes):
+    """numba's typing errors re-raised as a :class:`StencilTypingError` at the user's line
+    (found through the generated module's line map); anything else unexpected is an internal
+    error that names the kernel."""
+    from numba.core import errors as numba_errors
+
+    try:
+        yield
+    except (TypeError, ValueError):
+        raise
+    except numba_errors.NumbaError as exc:
+        raise _typing_error(ir, generated, module_file, arg_dtypes, exc) from None
+    except Exception as exc:
+        raise StencilInternalError(
+            f"stencilc failed to compile kernel {ir.name!r} for {names(arg_dtypes)}: "
+            f"{type(exc).__name__}: {exc}. This is a bug in stencilc; please report it with "
+            "the kernel's source.") from exc
+
+
+def _typing_error(ir: StencilIR, generated: GeneratedModule, module_file: str, arg_dtypes,
+                  exc) -> StencilTypingError:
+    loc = getattr(exc, "loc", None)
+    user_line = None
+    if loc is not None and loc.filename and os.path.realpath(loc.filename) == \
+            os.path.realpath(module_file):
+        user_line = generated.line_map.get(loc.line)
+    text = None
+    if user_line is not None:   # the IR's copy of the source: also there after pickling
+        lines = ir.source.splitlines()
+        index = user_line - ir.firstlineno
+        text = lines[index] if 0 <= index < len(lines) else None
+    return StencilTypingError(
+        f"{ir.name}: the kernel cannot be compiled for argument dtypes {names(arg_dtypes)}: "
+        f"{_first_sentence(exc)}", filename=ir.filename if user_line else None,
+        lineno=user_line, text=text)
+
+
+def _first_sentence(exc) -> str:
+    """numba's own words for what went wrong, without its pipeline name, location block and
+    candidate listings (the location is the user's, given separately)."""
+    message = getattr(exc, "msg", None) or str(exc)
+    kept = []
+    for line in message.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("There are ", "File \"", "- Of which", "During:")) and kept:
+            break
+        if stripped and not stripped.startswith(("Failed in ", "During:")):
+            kept.append(stripped)
+    return " ".join(kept[:3]) or type(exc).__name__

@@ -1,0 +1,161 @@
+"""The CPU targets: ``cpu`` (one thread per call) and ``parallel`` (every core in one call).
+
+Both compile the generated loop nest with ``numba.guvectorize`` into a NumPy gufunc, which
+then does the broadcasting over loop dimensions, output allocation and core-dimension checks.
+``parallel`` builds two: numba's parallel gufunc, which spreads whole core blocks over threads,
+and a serial gufunc whose nest splits the rows of one block under ``prange``; :meth:`run`
+picks one per call.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import types
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numba
+import numpy as np
+from numba.core import errors as numba_errors
+from numba.np.numpy_support import as_dtype
+
+from ..codegen.common import GeneratedModule
+from ..codegen.cpu import CpuOptions, generate_cpu
+from ..dtypes import DTypes, names
+from ..ir import StencilIR
+
+
+def numba_type(dtype: np.dtype, ndim: int):
+    """Arrays are typed C-contiguous: LLVM vectorizes loops over known-stride rows only, and
+    the NumPy adapter hands every gufunc C-contiguous core blocks (copying any that are not)."""
+    scalar = numba.from_dtype(dtype)
+    return numba.types.Array(scalar, ndim, "C") if ndim else scalar
+
+
+class CpuTarget:
+    name = "cpu"
+    aliases: tuple[str, ...] = ()
+    description = "one thread per call (Dask or the caller supplies parallelism)"
+    requires = "numba"
+    parallel = False
+
+    def available(self) -> bool:
+        return True
+
+    def generate(self, ir: StencilIR, options, arg_dtypes: DTypes, env_note: str) -> GeneratedModule:
+        cpu = CpuOptions(boundary=options.boundary, cval=options.cval,
+                         fastmath=options.fastmath, parallel=self.parallel)
+        return generate_cpu(ir, cpu, tuple(arg_dtypes), env_note=env_note)
+
+    def value_dtypes(self, module: types.ModuleType, generated: GeneratedModule, ir: StencilIR,
+                     arg_dtypes: DTypes) -> DTypes:
+        point = getattr(module, generated.point)
+        arg_types = [numba_type(dt, a.ndim) for a, dt in zip(ir.arguments, arg_dtypes)]
+        point.compile(tuple([numba.types.intp] * ir.ndim + arg_types))
+        returned = point.nopython_signatures[-1].return_type
+        items = list(returned) if isinstance(returned, numba.types.BaseTuple) else [returned]
+        dtypes = []
+        for item in items:
+            try:
+                dtypes.append(np.dtype(as_dtype(item)))
+            except (numba_errors.NumbaError, TypeError):   # what as_dtype raises for non-numbers
+                raise TypeError(f"{ir.name}: the kernel returns {item} for argument dtypes "
+                                f"{names(arg_dtypes)}; a stencil must return numbers") from None
+        return tuple(dtypes)
+
+    def compile(self, module: types.ModuleType, generated: GeneratedModule, ir: StencilIR,
+                options, arg_dtypes: DTypes, out_dtypes: DTypes, cache: bool) -> Any:
+        return _gufunc(module, generated.kernels["serial"], ir, arg_dtypes, out_dtypes, cache,
+                       "cpu")
+
+    def run(self, kernel: Any, arrays: Sequence[np.ndarray], out: tuple | None) -> Any:
+        return kernel.ufunc(*arrays) if out is None else kernel.ufunc(*arrays, out=out)
+
+    def inspect(self, kernel: Any, stage: str) -> str:
+        library = next(iter(kernel.builder._cres.values())).library
+        return library.get_llvm_str() if stage == "llvm" else library.get_asm_str()
+
+
+class ParallelTarget(CpuTarget):
+    name = "parallel"
+    description = "every core inside one call, also for a single image"
+    parallel = True
+
+    def compile(self, module, generated, ir, options, arg_dtypes, out_dtypes, cache):
+        blocks = _gufunc(module, generated.kernels["serial"], ir, arg_dtypes, out_dtypes, cache,
+                         "parallel")
+        rows = _gufunc(module, generated.kernels["rows"], ir, arg_dtypes, out_dtypes, cache,
+                       "cpu")
+        return _ParallelKernel(blocks, rows, ir)
+
+    def run(self, kernel: "_ParallelKernel", arrays, out):
+        chosen = kernel.blocks if _spread_blocks(kernel.ir, arrays) else kernel.rows
+        with _workqueue_guard():
+            return super().run(chosen, arrays, out)
+
+    def inspect(self, kernel: "_ParallelKernel", stage: str) -> str:
+        return super().inspect(kernel.rows, stage)
+
+
+@dataclass(frozen=True)
+class _Gufunc:
+    ufunc: np.ufunc
+    builder: Any     # numba's GUFuncBuilder: its compile results hold the LLVM and assembly
+
+
+@dataclass(frozen=True)
+class _ParallelKernel:
+    blocks: _Gufunc   # numba's parallel gufunc: whole core blocks spread over threads
+    rows: _Gufunc     # serial gufunc whose nest splits each block's rows under prange
+    ir: StencilIR
+
+
+def _gufunc(module, kernel: str, ir: StencilIR, arg_dtypes, out_dtypes, cache: bool,
+            target: str) -> _Gufunc:
+    arg_types = [numba_type(dt, a.ndim) for a, dt in zip(ir.arguments, arg_dtypes)]
+    out_types = [numba_type(dt, ir.ndim) for dt in out_dtypes]
+    function = getattr(module, kernel)
+    function.__name__ = ir.name   # NumPy names the gufunc after it in its errors
+    built = numba.guvectorize([numba.void(*arg_types, *out_types)], str(ir.layout),
+                              nopython=True, cache=cache, target=target)(function)
+    return _Gufunc(getattr(built, "ufunc", built), getattr(built, "gufunc_builder", None))
+
+
+# Dispatch thresholds of the parallel target (see _spread_blocks), chosen rather than tuned:
+# with 4+ blocks per thread, uneven shares cost at most a quarter of the work; a block under
+# 16k points is too small to split its rows. make bench runs both paths (a stack, one image).
+_BLOCKS_PER_THREAD = 4
+_SMALL_BLOCK = 16384
+
+
+def _spread_blocks(ir: StencilIR, arrays) -> bool:
+    """Spread whole blocks over threads when there are enough of them to keep every thread
+    busy, or blocks too small to split; else split each block's rows."""
+    loop_shapes = [a.shape[:a.ndim - arg.ndim] for arg, a in zip(ir.arguments, arrays)]
+    try:
+        blocks = math.prod(np.broadcast_shapes(*loop_shapes))
+    except ValueError:   # let NumPy word the error
+        return True
+    if blocks <= 1:
+        return False
+    core = max(math.prod(a.shape[a.ndim - arg.ndim:]) for arg, a in zip(ir.arguments, arrays))
+    return blocks >= _BLOCKS_PER_THREAD * numba.get_num_threads() or core < _SMALL_BLOCK
+
+
+_workqueue_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _workqueue_guard():
+    """numba's fallback 'workqueue' threading layer aborts the process when two threads run
+    parallel code at once; serialize parallel calls in that case only (omp and tbb are safe)."""
+    try:
+        safe = numba.threading_layer() != "workqueue"
+    except ValueError:          # no parallel code has run yet: the layer is not chosen
+        safe = False
+    if safe:
+        yield
+    else:
+        with _workqueue_lock:
+            yield
