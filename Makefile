@@ -20,16 +20,22 @@ $(STAMP): pyproject.toml
 
 test: test-suite test-boundscheck
 
-test-suite: $(STAMP)
-	$(PY) -m pytest -n 2 -q tests
+# The tests of generated kernels' numbers (random stencils, hand-written kernels, hostile
+# arrays, simplify passes) run once, in test-boundscheck; everything else runs here, with
+# the kernels compiled as users get them (the fuzzer, Dask, stage and object tests compare
+# those against their oracles too).
+KERNEL_TESTS := tests/test_random_stencils.py tests/test_hostile.py tests/test_passes.py \
+	tests/test_kernels.py
 
-# Memory safety: the generated-kernel tests again with numba's bounds checking on, so any
+test-suite: $(STAMP)
+	$(PY) -m pytest -n 2 -q tests $(addprefix --ignore=,$(KERNEL_TESTS))
+
+# Memory safety and values together: the kernel tests with numba's bounds checking on, so any
 # read or write outside an array raises IndexError instead of passing silently. Its own
 # cache folder: code compiled without the checks must not be reused here.
 test-boundscheck: $(STAMP)
 	NUMBA_BOUNDSCHECK=1 STENCILC_CACHE_DIR=$(CURDIR)/.stencilc-cache-boundscheck \
-		$(PY) -m pytest -n 2 -q tests/test_random_stencils.py tests/test_hostile.py \
-		tests/test_passes.py tests/test_kernels.py
+		$(PY) -m pytest -n 2 -q $(KERNEL_TESTS)
 
 demo: $(STAMP)
 	$(PY) examples/seed_smooth.py

@@ -1,4 +1,4 @@
-"""``stencil_ufunc``: the decorator, its call forms and options (DESIGN 1.1)."""
+"""``stencil_ufunc``: the decorator, its call forms and options (docs/design.md 1.1)."""
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence

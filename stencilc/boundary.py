@@ -1,4 +1,5 @@
-"""The boundary modes of DESIGN 1.4 as index rules: the one source of truth for every backend.
+"""The boundary modes of docs/design.md 1.4 as index rules: the one source of truth for every
+target.
 
 Each rule maps any integer index ``i`` (possibly far outside ``[0, n)``) onto the element of
 an array of length ``n >= 1`` that scipy.ndimage reads there. The functions are plain Python

@@ -7,7 +7,7 @@ class StencilError(Exception):
 
 
 class StencilSyntaxError(StencilError, SyntaxError):
-    """A kernel uses something outside the stencil language (DESIGN 1.3).
+    """A kernel uses something outside the stencil language (docs/design.md 1.3).
 
     Carries ``filename``, ``lineno``, ``offset`` (1-based column) and ``text`` (the source
     line) like :class:`SyntaxError`, so tracebacks and IDEs point at the offending expression.

@@ -14,7 +14,7 @@ import hashlib
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -22,11 +22,13 @@ from .cache import compile_lock, load_module, module_name, remove_entry
 from .codegen.common import GeneratedModule
 from .dtypes import DTypes, check_storable, names, resolve_out_dtypes
 from .errors import StencilInternalError, StencilTypingError
-from .ir import StencilIR
 from .frontend import parse_kernel
-from .options import Options
+from .ir import StencilIR
 from .passes import simplify
-from .targets import Target
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .options import Options
+    from .targets import Target
 
 
 @dataclass(frozen=True)

@@ -39,3 +39,41 @@ def load_source(source: str, name: str | None = None, namespace: dict | None = N
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     return module
+
+
+# --- fixtures over what the registries hold -------------------------------------------------
+
+import pytest  # noqa: E402
+
+from stencilc import targets as _targets  # noqa: E402
+
+#: every registered target that can run here; each kernel test runs on each of them
+TARGETS = [name for name, target in _targets.REGISTRY.items() if target.available()]
+
+
+@pytest.fixture(params=TARGETS)
+def target(request) -> str:
+    """The name of each registered target in turn."""
+    return request.param
+
+
+def _to_numpy(x):
+    return x
+
+
+def _to_dask(x):
+    import dask.array as da
+    import numpy as np
+    x = np.asarray(x)
+    return da.from_array(x, chunks=tuple(max(1, (n + 1) // 2) for n in x.shape))
+
+
+#: array kinds with an adapter, as (name, make an array of that kind from a NumPy one)
+ARRAY_KINDS = {"numpy": _to_numpy, "dask": _to_dask}
+
+
+@pytest.fixture(params=list(ARRAY_KINDS))
+def xp(request):
+    """Turns a NumPy array into each supported array kind in turn (``xp(x)``); results come
+    back to NumPy with ``np.asarray``."""
+    return ARRAY_KINDS[request.param]

@@ -1,4 +1,4 @@
-"""Dask inputs give the NumPy result, bit for bit, for any chunking (DESIGN 1.5)."""
+"""Dask inputs give the NumPy result, bit for bit, for any chunking (docs/design.md 1.5)."""
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,4 @@
-"""Every kind of StencilSyntaxError, with its location, and every call-time error (DESIGN 1.6)."""
+"""Every kind of StencilSyntaxError, with its location, and every call-time error (docs/design.md 1.6)."""
 from __future__ import annotations
 
 import numpy as np

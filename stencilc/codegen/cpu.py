@@ -123,8 +123,10 @@ def _loop_nest(out: Writer, function: str, ir: StencilIR, options: CpuOptions,
     # The interior starts at a literal, so LLVM can prove every interior read's index is
     # non-negative.
     lows = [max(0, -lo) for lo, _ in ir.neighborhood]
-    for k, (_, hi) in enumerate(ir.neighborhood):
-        out.add(f"{P}hi{k} = max({lows[k]}, {P}n{k} - {max(0, hi)})", 1)
+    highs = [max(0, hi) for _, hi in ir.neighborhood]
+    for k in range(d):
+        bound = f"max({lows[k]}, {P}n{k} - {highs[k]})" if highs[k] else f"{P}n{k}"
+        out.add(f"{P}hi{k} = {bound}", 1)
 
     def edge(k: int, begin: str, end: str, indent: int) -> None:
         box = [f"{P}i{a}, {P}i{a} + 1" for a in range(k)] + [f"{begin}, {end}"] + \
@@ -132,7 +134,9 @@ def _loop_nest(out: Writer, function: str, ir: StencilIR, options: CpuOptions,
         out.add(f"{P}edge({', '.join(box)}, {shapes}, {params})", indent)
 
     def split_axis(k: int, indent: int) -> None:
-        edge(k, "0", f"min({lows[k]}, {P}n{k})", indent)
+        # an axis the neighbourhood does not reach on one side has no border slab there
+        if lows[k]:
+            edge(k, "0", f"min({lows[k]}, {P}n{k})", indent)
         if parallel and k == 0:
             # numba types a prange index as uint64, and uint64 - int64 is float64 in its
             # (NumPy's) promotion rules (numba issues #5801, #7495): use a signed copy.
@@ -145,6 +149,7 @@ def _loop_nest(out: Writer, function: str, ir: StencilIR, options: CpuOptions,
                 out.add(line, indent + 1)
         else:
             split_axis(k + 1, indent + 1)
-        edge(k, f"{P}hi{k}", f"{P}n{k}", indent)
+        if highs[k]:
+            edge(k, f"{P}hi{k}", f"{P}n{k}", indent)
 
     split_axis(0, 1)

@@ -25,7 +25,7 @@ __all__ = ["parse_kernel"]
 def parse_kernel(func: Callable, *, signature: str | None = None,
                  neighborhood: Sequence[Interval] | None = None,
                  standard_indexing: Sequence[str] = ()) -> StencilIR:
-    """Understand ``func`` as a stencil kernel (DESIGN 1.3) and return its IR."""
+    """Understand ``func`` as a stencil kernel (docs/design.md 1.3) and return its IR."""
     standard_indexing = tuple(standard_indexing)
     kernel = read_kernel(func)                                          # 1. source
     arg_names = argument_names(kernel, standard_indexing)               # 2. statement checks

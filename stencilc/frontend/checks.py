@@ -51,7 +51,7 @@ def argument_names(kernel: Kernel, standard_indexing: tuple[str, ...]) -> list[s
 
 
 def check_syntax(kernel: Kernel, body: list[ast.stmt]) -> None:
-    """Every statement and expression is in the stencil language (DESIGN 1.3)."""
+    """Every statement and expression is in the stencil language (docs/design.md 1.3)."""
     if not body:
         raise kernel.error(kernel.fdef, "kernel has no body", hint="return a value")
     for stmt in body:

@@ -11,7 +11,8 @@ _LETTERS = ["n", "m", "p", "q"]
 
 def kernel_layout(kernel: Kernel, signature: str | None, arg_names: list[str], roles: Roles,
                   nout: int) -> Layout:
-    """DESIGN 1.1 ``signature``: inferred when None, else parsed and checked against the body."""
+    """The ``signature`` option (docs/design.md 1.1): inferred when None, else parsed and
+    checked against the body."""
     ndim = roles.ndim
     core = tuple((_LETTERS + [f"d{k}" for k in range(4, ndim)])[:ndim])
     if signature is None:

@@ -2,24 +2,27 @@
 
 Both compile the generated loop nest with ``numba.guvectorize`` into a NumPy gufunc, which
 then does the broadcasting over loop dimensions, output allocation and core-dimension checks.
-``parallel`` builds two: numba's parallel gufunc, which spreads whole core blocks over threads,
-and a serial gufunc whose nest splits the rows of one block under ``prange``; :meth:`run`
-picks one per call.
+``parallel`` has two: numba's parallel gufunc, which spreads whole core blocks over threads,
+and a serial gufunc whose nest splits the rows of one block under ``prange``; ``run`` picks
+one per call, and each is compiled on its first use.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import threading
 import types
+import warnings
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numba
 import numpy as np
 from numba.core import errors as numba_errors
 from numba.np.numpy_support import as_dtype
 
+from ..cache import compile_lock
 from ..codegen.common import GeneratedModule
 from ..codegen.cpu import CpuOptions, generate_cpu
 from ..dtypes import DTypes, names
@@ -66,8 +69,8 @@ class CpuTarget:
 
     def compile(self, module: types.ModuleType, generated: GeneratedModule, ir: StencilIR,
                 options, arg_dtypes: DTypes, out_dtypes: DTypes, cache: bool) -> Any:
-        return _gufunc(module, generated.kernels["serial"], ir, arg_dtypes, out_dtypes, cache,
-                       "cpu")
+        return _guvectorize(module, generated.kernels["serial"], ir, arg_dtypes, out_dtypes,
+                            cache, "cpu")
 
     def run(self, kernel: Any, arrays: Sequence[np.ndarray], out: tuple | None) -> Any:
         return kernel.ufunc(*arrays) if out is None else kernel.ufunc(*arrays, out=out)
@@ -83,19 +86,19 @@ class ParallelTarget(CpuTarget):
     parallel = True
 
     def compile(self, module, generated, ir, options, arg_dtypes, out_dtypes, cache):
-        blocks = _gufunc(module, generated.kernels["serial"], ir, arg_dtypes, out_dtypes, cache,
-                         "parallel")
-        rows = _gufunc(module, generated.kernels["rows"], ir, arg_dtypes, out_dtypes, cache,
-                       "cpu")
-        return _ParallelKernel(blocks, rows, ir)
+        build = functools.partial(_gufunc, module, ir=ir, arg_dtypes=arg_dtypes,
+                                  out_dtypes=out_dtypes, cache=cache)
+        return _ParallelKernel(ir, {
+            "blocks": functools.partial(build, generated.kernels["serial"], target="parallel"),
+            "rows": functools.partial(build, generated.kernels["rows"], target="cpu")})
 
     def run(self, kernel: "_ParallelKernel", arrays, out):
-        chosen = kernel.blocks if _spread_blocks(kernel.ir, arrays) else kernel.rows
+        chosen = kernel.get("blocks" if _spread_blocks(kernel.ir, arrays) else "rows")
         with _workqueue_guard():
             return super().run(chosen, arrays, out)
 
     def inspect(self, kernel: "_ParallelKernel", stage: str) -> str:
-        return super().inspect(kernel.rows, stage)
+        return super().inspect(kernel.get("rows"), stage)
 
 
 @dataclass(frozen=True)
@@ -104,15 +107,50 @@ class _Gufunc:
     builder: Any     # numba's GUFuncBuilder: its compile results hold the LLVM and assembly
 
 
-@dataclass(frozen=True)
 class _ParallelKernel:
-    blocks: _Gufunc   # numba's parallel gufunc: whole core blocks spread over threads
-    rows: _Gufunc     # serial gufunc whose nest splits each block's rows under prange
-    ir: StencilIR
+    """The parallel target's two gufuncs, each compiled on its first use (most programs only
+    ever take one path, and each costs as much as the whole ``cpu`` specialization):
+
+    * ``blocks``: numba's parallel gufunc, whole core blocks spread over threads;
+    * ``rows``: a serial gufunc whose nest splits each block's rows under ``prange``.
+    """
+
+    def __init__(self, ir: StencilIR, builders: dict[str, Callable[[], _Gufunc]]):
+        self.ir = ir
+        self._builders = builders
+        self._built: dict[str, _Gufunc] = {}
+        self._lock = threading.Lock()
+
+    def get(self, path: str) -> _Gufunc:
+        found = self._built.get(path)
+        if found is None:
+            with self._lock:
+                found = self._built.get(path)
+                if found is None:
+                    found = self._built[path] = self._build(path)
+        return found
+
+    def _build(self, path: str) -> _Gufunc:
+        build = self._builders[path]
+        try:
+            return build()
+        except Exception as exc:   # noqa: BLE001 - a damaged cache entry: compile in memory
+            if not build.keywords["cache"]:
+                raise
+            warnings.warn(f"stencilc: the cache entry for {self.ir.name!r} ({path}) could not "
+                          f"be used ({exc!r}); compiling it without the cache", RuntimeWarning,
+                          stacklevel=4)
+            return functools.partial(build, cache=False)()
 
 
-def _gufunc(module, kernel: str, ir: StencilIR, arg_dtypes, out_dtypes, cache: bool,
+def _gufunc(module, kernel: str, *, ir: StencilIR, arg_dtypes, out_dtypes, cache: bool,
             target: str) -> _Gufunc:
+    with compile_lock(module.__name__) if cache else contextlib.nullcontext():
+        return _guvectorize(module, kernel, ir, arg_dtypes, out_dtypes, cache, target)
+
+
+def _guvectorize(module, kernel: str, ir: StencilIR, arg_dtypes, out_dtypes, cache: bool,
+                 target: str) -> _Gufunc:
     arg_types = [numba_type(dt, a.ndim) for a, dt in zip(ir.arguments, arg_dtypes)]
     out_types = [numba_type(dt, ir.ndim) for dt in out_dtypes]
     function = getattr(module, kernel)

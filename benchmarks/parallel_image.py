@@ -1,0 +1,90 @@
+"""Why `target="parallel"` is or is not faster than `cpu` on one large image.
+
+On one (8000, 4000) int8 image (the seed's 3x3 smooth), measured in this run:
+
+* memory bandwidth: `np.copyto` (one thread), and a numba copy loop on 1 and on all threads,
+  so the figure two cores *can* reach is known;
+* the fixed cost of one parallel region (an empty `prange` loop), which every call pays;
+* stencilc `cpu` and `parallel`, cold (last-level cache flushed first) and warm.
+
+Writes docs/bench-parallel-image.json.
+
+    python benchmarks/parallel_image.py
+"""
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from cpu_suite import DOCS, Timer, _cpu_model, smooth   # the same timer and kernel as make bench
+from stencilc import stencil_ufunc
+
+SHAPE = (8000, 4000)
+
+
+@numba.njit(parallel=True)
+def copy_threads(src, dst):
+    for i in numba.prange(src.shape[0]):
+        dst[i] = src[i]
+
+
+@numba.njit
+def copy_one_thread(src, dst):
+    for i in range(src.shape[0]):
+        dst[i] = src[i]
+
+
+@numba.njit(parallel=True)
+def empty_region(n):
+    total = 0
+    for i in numba.prange(n):
+        total += i
+    return total
+
+
+def main() -> None:
+    timer = Timer(repeats=15, min_seconds=1.0)
+    x = np.random.default_rng(0).integers(-128, 128, SHAPE).astype(np.int8)
+    out = np.empty_like(x)
+    cpu = stencil_ufunc("(n,m)->(n,m)")(smooth)
+    parallel = stencil_ufunc("(n,m)->(n,m)", target="parallel")(smooth)
+    assert np.array_equal(cpu(x), parallel(x))
+    threads = numba.get_num_threads()
+    calls = {
+        "np.copyto (1 thread)": lambda: np.copyto(out, x),
+        "numba copy, 1 thread": lambda: copy_one_thread(x, out),
+        f"numba copy, {threads} threads": lambda: copy_threads(x, out),
+        "empty parallel region": lambda: empty_region(threads),
+        "stencilc cpu": lambda: cpu(x, out=out),
+        "stencilc parallel": lambda: parallel(x, out=out),
+    }
+    figures = {"machine": _cpu_model(), "python": platform.python_version(),
+               "numba": numba.__version__, "threading_layer": None, "threads": threads,
+               "shape": list(SHAPE), "dtype": "int8", "cold_s": {}, "warm_s": {}}
+    for name, call in calls.items():
+        figures["cold_s"][name] = timer.median(call, cold=True)
+        figures["warm_s"][name] = timer.median(call, cold=False)
+        print(f"{name:28s} cold {figures['cold_s'][name] * 1e3:8.3f} ms   "
+              f"warm {figures['warm_s'][name] * 1e3:8.3f} ms", flush=True)
+    figures["threading_layer"] = numba.threading_layer()
+    nbytes = 2 * x.nbytes   # read once, written once
+    for regime in ("cold_s", "warm_s"):
+        t = figures[regime]
+        figures[regime.replace("_s", "_ratios")] = {
+            "cpu_over_parallel": t["stencilc cpu"] / t["stencilc parallel"],
+            "copy_1_over_copy_all": t["numba copy, 1 thread"] / t[f"numba copy, {threads} threads"],
+            "parallel_over_copy_all": t["stencilc parallel"] / t[f"numba copy, {threads} threads"],
+            "cpu_over_copy_1": t["stencilc cpu"] / t["numba copy, 1 thread"],
+            "copy_1_GBps": nbytes / t["numba copy, 1 thread"] / 1e9,
+            "copy_all_GBps": nbytes / t[f"numba copy, {threads} threads"] / 1e9,
+        }
+        print(regime, json.dumps(figures[regime.replace("_s", "_ratios")], indent=1))
+    Path(DOCS, "bench-parallel-image.json").write_text(json.dumps(figures, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""Each pipeline stage is inspectable and right: the IR after simplification, the generated
+source, LLVM IR and assembly; typing errors point at the user's line; targets and array kinds
+are plug-ins (a new one is a registry entry, nothing else)."""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+
+from conftest import load_source
+from stencilc import StencilTypingError, arrays, stencil_ufunc, targets
+from stencilc.targets.cpu import CpuTarget
+
+GOLDEN = Path(__file__).parent / "golden"
+
+WEIGHTED = load_source("""
+import numpy as np
+
+W = np.array([0.25, 0.5, 0.25], np.float32)
+
+
+def blur(x):
+    acc = 0.0
+    for j in range(-1, 2):
+        acc += W[j + 1] * x[0, j]
+    return acc
+""")
+
+
+def test_inspect_ir_shows_the_simplified_body():
+    f = stencil_ufunc(boundary="nearest")(WEIGHTED.blur)
+    assert f.inspect_ir() == "\n".join([
+        f"kernel blur ({WEIGHTED.__file__}:7)",
+        "  layout       (n,m)->(n,m)",
+        "  neighborhood ((0, 0), (-1, 1))",
+        "  arg x          relative core dims ('n', 'm')",
+        "  body:",
+        "    acc = 0.0",
+        "    acc += _sc_np.float32(0.25) * x@[0, -1]",   # loop unrolled, weights folded,
+        "    acc += _sc_np.float32(0.5) * x@[0, 0]",     # no dead `j = 1` left behind
+        "    acc += _sc_np.float32(0.25) * x@[0, 1]",
+        "    return acc"])
+    x = np.random.default_rng(0).normal(size=(6, 9)).astype(np.float32)
+    expected = ndi.correlate1d(x.astype(np.float64), [0.25, 0.5, 0.25], axis=1, mode="nearest")
+    np.testing.assert_allclose(f(x), expected, rtol=1e-6)
+
+
+def check_golden(name: str, text: str) -> None:
+    """``text`` equals tests/golden/``name``; STENCILC_UPDATE_GOLDEN=1 rewrites the file
+    (then review its diff: it is the generated code users read)."""
+    path = GOLDEN / name
+    if os.environ.get("STENCILC_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text(), f"generated text differs from {path}"
+
+
+def test_generated_source_reads_as_a_person_would_write_it(target):
+    """The whole module, against a reviewed copy: one unsigned index per axis and offset,
+    hoisted; folded weights; no dead stores; this target's runtime module and no other."""
+    f = stencil_ufunc(boundary="nearest", target=target)(WEIGHTED.blur)
+    source = f.inspect_source("float32")
+    compile(source, "<generated>", "exec")
+    check_golden(f"blur_nearest_float32_{target}.py",
+                 source.replace(WEIGHTED.__file__, "<kernel file>"))
+
+
+def test_inspect_llvm_and_asm_show_a_vectorized_inner_loop():
+    smooth = load_source("""
+def smooth(x):
+    return (x[-1, -1] + x[-1, 0] + x[-1, 1] + x[0, -1] + x[0, 0] + x[0, 1] +
+            x[1, -1] + x[1, 0] + x[1, 1]) // 9
+""").smooth
+    f = stencil_ufunc(smooth)
+    llvm = f.inspect_llvm("int8")
+    assert "define" in llvm and re.search(r"<\d+ x i(8|16|32|64)>", llvm), \
+        "the interior loop did not vectorize"
+    assert re.search(r"\b(v?pmov|vpadd|paddw|vpmul|pmul)\w*", f.inspect_asm("int8"))
+    assert f.types == ["b->b"]
+
+
+def test_a_typing_error_points_at_the_users_line_without_generated_code():
+    kernel = load_source("import numpy as np\n\n\ndef k(x):\n    a = x[0] * 2\n"
+                         "    return np.sort(a)\n").k
+    f = stencil_ufunc(kernel)
+    with pytest.raises(StencilTypingError) as info:
+        f(np.arange(5.0))
+    err = info.value
+    assert isinstance(err, TypeError)
+    assert err.lineno == 6 and err.offset == 5 and err.text.strip() == "return np.sort(a)"
+    message = str(err)
+    assert message.startswith("k: the kernel cannot be compiled for argument dtypes (float64)")
+    assert "_sc_" not in message and "def " not in message
+    assert f"at {err.filename}, line 6: return np.sort(a)" in message
+
+
+def test_an_unknown_target_lists_the_registry_and_quotes_what_was_typed():
+    def k(x):
+        return x[0]
+
+    with pytest.raises(ValueError) as info:
+        stencil_ufunc(target="gpu")(k)
+    message = str(info.value)
+    assert "target='gpu'" in message
+    for name in targets.names():
+        assert repr(name) in message
+
+
+@dataclass
+class _RecordingTarget(CpuTarget):
+    """A 'new target' made of one class and one registry entry: the CPU code under another
+    name, counting its runs."""
+
+    name: str = "recording"
+    runs: int = 0
+
+    def run(self, kernel, arrays, out):
+        self.runs += 1
+        return super().run(kernel, arrays, out)
+
+
+def test_a_new_target_is_one_registry_entry():
+    plugin = _RecordingTarget()
+    targets.register(plugin)
+    try:
+        f = stencil_ufunc(boundary="wrap", target="recording")(WEIGHTED.blur)
+        x = np.random.default_rng(1).normal(size=(5, 7)).astype(np.float32)
+        expected = ndi.correlate1d(x, [0.25, 0.5, 0.25], axis=1, mode="wrap")
+        np.testing.assert_allclose(f(x), expected, rtol=1e-6)
+        assert plugin.runs == 1 and f.target == "recording"
+    finally:
+        del targets.REGISTRY["recording"]
+
+
+class _Boxed:
+    """A foreign array kind: a NumPy array in a box."""
+
+    def __init__(self, data):
+        self.data = np.asarray(data)
+
+
+class _BoxedAdapter:
+    name = "boxed"
+
+    def owns(self, args):
+        return any(isinstance(a, _Boxed) for a in args)
+
+    def call(self, f, args, out):
+        plain = [a.data if isinstance(a, _Boxed) else a for a in args]
+        return _Boxed(f(*plain))
+
+
+def test_a_new_array_kind_is_one_adapter_entry():
+    arrays.register(_BoxedAdapter())
+    try:
+        f = stencil_ufunc(boundary="reflect")(WEIGHTED.blur)
+        x = np.random.default_rng(2).normal(size=(4, 6)).astype(np.float32)
+        result = f(_Boxed(x))
+        assert isinstance(result, _Boxed)
+        np.testing.assert_array_equal(result.data, f(x))
+        assert [a.name for a in arrays.ADAPTERS][-1] == "numpy"   # the fallback stays last
+    finally:
+        arrays.ADAPTERS[:] = [a for a in arrays.ADAPTERS if a.name != "boxed"]
+
+
+@pytest.mark.parametrize("boundary", [None, "mirror"])
+def test_every_array_kind_on_every_target_gives_scipys_numbers(target, xp, boundary):
+    f = stencil_ufunc(boundary=boundary, target=target)(WEIGHTED.blur)
+    x = np.random.default_rng(3).normal(size=(3, 8, 10)).astype(np.float32)
+    result = np.asarray(f(xp(x)))
+    expected = ndi.correlate1d(x, [0.25, 0.5, 0.25], axis=2, mode=boundary or "constant")
+    if boundary is None:   # numba.stencil's rule: border outputs are cval
+        expected[..., [0, -1]] = 0
+    np.testing.assert_allclose(result, expected, rtol=1e-6)
+
+
+def test_the_boundary_free_twin_reuses_the_parsed_ir():
+    f = stencil_ufunc(boundary="wrap")(WEIGHTED.blur)
+    twin = f.without_boundary()
+    assert twin.ir is f.ir and twin.boundary is None and f.without_boundary() is twin
