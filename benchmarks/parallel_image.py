@@ -5,6 +5,9 @@ On one (8000, 4000) int8 image (the seed's 3x3 smooth), measured in this run:
 * memory bandwidth: `np.copyto` (one thread), and a numba copy loop on 1 and on all threads,
   so the figure two cores *can* reach is known;
 * the fixed cost of one parallel region (an empty `prange` loop), which every call pays;
+* a compute-only loop (no memory traffic) on 1 and on all threads: what the cores themselves
+  give, whatever the memory does;
+* stencilc `parallel` held to one thread: the cost of its parallel nest against `cpu`;
 * stencilc `cpu` and `parallel`, cold (last-level cache flushed first) and warm.
 
 Writes docs/bench-parallel-image.json.
@@ -39,11 +42,31 @@ def copy_one_thread(src, dst):
 
 
 @numba.njit(parallel=True)
+def compute_only(n):
+    """Integer hashing with no memory traffic: how much two threads can gain at most."""
+    total = 0
+    for i in numba.prange(n):
+        h = np.int64(i)   # prange indices are uint64 (numba #5801)
+        for _ in range(64):
+            h = (h * 1103515245 + 12345) & 0x7FFFFFFF
+        total += h
+    return total
+
+
+@numba.njit(parallel=True)
 def empty_region(n):
     total = 0
     for i in numba.prange(n):
         total += i
     return total
+
+
+def _one_thread(function, *args, **kwargs):
+    numba.set_num_threads(1)
+    try:
+        return function(*args, **kwargs)
+    finally:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
 
 def main() -> None:
@@ -61,6 +84,9 @@ def main() -> None:
         "empty parallel region": lambda: empty_region(threads),
         "stencilc cpu": lambda: cpu(x, out=out),
         "stencilc parallel": lambda: parallel(x, out=out),
+        "compute only, all threads": lambda: compute_only(2_000_000),
+        "compute only, 1 thread": lambda: _one_thread(compute_only, 2_000_000),
+        "stencilc parallel, 1 thread": lambda: _one_thread(parallel, x, out=out),
     }
     figures = {"machine": _cpu_model(), "python": platform.python_version(),
                "numba": numba.__version__, "threading_layer": None, "threads": threads,
@@ -79,6 +105,10 @@ def main() -> None:
             "copy_1_over_copy_all": t["numba copy, 1 thread"] / t[f"numba copy, {threads} threads"],
             "parallel_over_copy_all": t["stencilc parallel"] / t[f"numba copy, {threads} threads"],
             "cpu_over_copy_1": t["stencilc cpu"] / t["numba copy, 1 thread"],
+            "cpu_over_copyto": t["stencilc cpu"] / t["np.copyto (1 thread)"],
+            "compute_1_over_compute_all": t["compute only, 1 thread"]
+            / t["compute only, all threads"],
+            "parallel_1_thread_over_cpu": t["stencilc parallel, 1 thread"] / t["stencilc cpu"],
             "copy_1_GBps": nbytes / t["numba copy, 1 thread"] / 1e9,
             "copy_all_GBps": nbytes / t[f"numba copy, {threads} threads"] / 1e9,
         }
