@@ -77,6 +77,10 @@ MODES = (None, "constant", *INDEX_RULES)
 #: scipy.ndimage's other names for the same rules
 ALIASES = {"grid-wrap": "wrap", "grid-mirror": "reflect", "grid-constant": "constant"}
 
+#: names users bring from ``np.pad`` and other libraries, and the mode that does the same
+LOOKALIKES = {"edge": "nearest", "symmetric": "reflect", "periodic": "wrap",
+              "circular": "wrap", "replicate": "nearest"}
+
 
 def normalize_boundary(boundary: str | None) -> str | None:
     """Validate a ``boundary=`` option and return its canonical name."""
@@ -87,7 +91,16 @@ def normalize_boundary(boundary: str | None) -> str | None:
     mode = ALIASES.get(boundary, boundary)
     if mode not in MODES:
         choices = ", ".join(repr(m) for m in MODES)
-        raise ValueError(f"boundary={boundary!r} is not a mode; choose one of {choices}")
+        if boundary.lower() == "none":
+            hint = "; did you mean boundary=None (numba.stencil's rule)?"
+        elif boundary.lower() in LOOKALIKES:
+            hint = f"; did you mean boundary={LOOKALIKES[boundary.lower()]!r}? (the rule " \
+                   f"other libraries call {boundary!r})"
+        elif boundary.lower() in MODES:
+            hint = f"; did you mean boundary={boundary.lower()!r}?"
+        else:
+            hint = ""
+        raise ValueError(f"boundary={boundary!r} is not a mode; choose one of {choices}{hint}")
     return mode
 
 

@@ -7,6 +7,7 @@ target), and hands each call to the array adapter that owns the arguments.
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 import types
 from dataclasses import replace
@@ -68,6 +69,14 @@ class StencilUFunc:
     @property
     def neighborhood(self) -> tuple[tuple[int, int], ...]:
         return self.ir.neighborhood
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        """The kernel's own parameters (positional, as for any ufunc), and ``out``."""
+        kernel = inspect.signature(self.py_func).parameters.values()
+        return inspect.Signature(
+            [p.replace(kind=inspect.Parameter.POSITIONAL_ONLY) for p in kernel]
+            + [inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, default=None)])
 
     @property
     def types(self) -> list[str]:

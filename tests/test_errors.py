@@ -183,3 +183,35 @@ def test_bad_options_raise_at_decoration():
         stencil_ufunc(3)
     with pytest.raises(ValueError, match="neighborhood has 2 axes"):
         stencil_ufunc(neighborhood=((-1, 1), (0, 0)))(k)
+
+
+@pytest.mark.parametrize("typed, meant", [("edge", "nearest"), ("symmetric", "reflect"),
+                                          ("periodic", "wrap"), ("none", "None"),
+                                          ("Wrap", "wrap")])
+def test_boundary_names_from_other_libraries_get_a_did_you_mean(typed, meant):
+    def k(x):
+        return x[0]
+
+    with pytest.raises(ValueError, match=f"did you mean boundary={meant if meant == 'None' else repr(meant)}"):
+        stencil_ufunc(boundary=typed)(k)
+
+
+def test_chained_indexing_is_a_located_syntax_error_with_the_one_subscript_form():
+    module = load_source("def k(x):\n    return x[0][1] + x[0, 0]\n")
+    with pytest.raises(StencilSyntaxError) as info:
+        stencil_ufunc(module.k)
+    err = info.value
+    assert (err.filename, err.lineno, err.offset) == (module.__file__, 2, 12)
+    assert "x[0, 1]" in err.hint
+
+
+def test_signature_and_help_show_the_kernels_own_parameters():
+    import inspect
+    import pydoc
+
+    module = load_source('def blur(x, k):\n    """Blur x by k."""\n'
+                         '    return k * (x[-1] + x[1])\n')
+    f = stencil_ufunc(boundary="reflect")(module.blur)
+    assert str(inspect.signature(f)) == "(x, k, /, *, out=None)"
+    text = pydoc.render_doc(f, renderer=pydoc.plaintext)
+    assert "Blur x by k." in text

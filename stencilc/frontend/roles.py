@@ -19,6 +19,8 @@ def argument_roles(kernel: Kernel, body: list[ast.stmt], arg_names: list[str],
                    standard_indexing: tuple[str, ...]) -> Roles:
     """Subscripted arguments are relative unless in ``standard_indexing``; the others are
     scalars. Relatively read arrays share one rank, used with the same index count."""
+    relative = set(arg_names) - set(standard_indexing)
+    _refuse_chained_indexing(kernel, body, relative)
     counts: dict[str, int] = {}
     for stmt in body:
         for node in ast.walk(stmt):
@@ -54,3 +56,20 @@ def argument_roles(kernel: Kernel, body: list[ast.stmt], arg_names: list[str],
                            f"dimensions; found {sorted(ranks)}",
                            hint="pass lower-dimensional arrays through standard_indexing")
     return Roles(roles, counts, ranks.pop())
+
+
+def _refuse_chained_indexing(kernel: Kernel, body: list[ast.stmt], relative: set[str]) -> None:
+    """``x[0][1]`` on a relatively read array: numba.stencil reads ``x[0]`` as a whole row
+    there, which has no meaning relative to the output point."""
+    for stmt in body:
+        for node in ast.walk(stmt):
+            inner = node.value if isinstance(node, ast.Subscript) else None
+            if isinstance(inner, ast.Subscript) and isinstance(inner.value, ast.Name) \
+                    and inner.value.id in relative:
+                items = [inner.slice, node.slice]
+                offsets = ", ".join(ast.unparse(i.elts if isinstance(i, ast.Tuple) else i)
+                                    .strip("()") for i in items)
+                raise kernel.error(node, f"chained indexing `{ast.unparse(node)}` of the "
+                                   f"relatively read array {inner.value.id!r}",
+                                   hint=f"give every offset in one subscript: "
+                                        f"{inner.value.id}[{offsets}]")
