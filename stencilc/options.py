@@ -26,9 +26,8 @@ class Options:
 
     def validated(self) -> "Options":
         target = targets.canonical_name(self.target)
-        if isinstance(self.cval, (bool, np.bool_)) or not isinstance(
-                self.cval, (numbers.Number, np.number)):
-            raise TypeError(f"cval must be a number, not {type(self.cval).__name__}")
+        if not isinstance(self.cval, (numbers.Number, np.number, np.bool_)):
+            raise TypeError(f"cval must be a number or a bool, not {type(self.cval).__name__}")
         standard = self.standard_indexing
         if isinstance(standard, str):
             standard = (standard,)

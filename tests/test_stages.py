@@ -182,3 +182,25 @@ def test_the_boundary_free_twin_reuses_the_parsed_ir():
     f = stencil_ufunc(boundary="wrap")(WEIGHTED.blur)
     twin = f.without_boundary()
     assert twin.ir is f.ir and twin.boundary is None and f.without_boundary() is twin
+
+
+BOOLEAN = load_source("""
+def spread(x):
+    return x[-1, 0] | x[1, 0] | x[0, -1] | x[0, 1]
+""")
+
+
+@pytest.mark.parametrize("boundary", [None, "constant"])
+@pytest.mark.parametrize("cval", [True, False])
+def test_boolean_cval_for_boolean_images(xp, boundary, cval):
+    """cval=True/False with bool arrays, against NumPy slicing of the padded array."""
+    f = stencil_ufunc(boundary=boundary, cval=cval)(BOOLEAN.spread)
+    x = np.random.default_rng(4).random((2, 7, 9)) < 0.2
+    p = np.pad(x, ((0, 0), (1, 1), (1, 1)), constant_values=cval)
+    expected = p[:, :-2, 1:-1] | p[:, 2:, 1:-1] | p[:, 1:-1, :-2] | p[:, 1:-1, 2:]
+    if boundary is None:   # numba.stencil's rule: border outputs are cval
+        expected[:, [0, -1], :] = cval
+        expected[:, :, [0, -1]] = cval
+    result = np.asarray(f(xp(x)))
+    assert result.dtype == np.bool_
+    np.testing.assert_array_equal(result, expected)
