@@ -23,7 +23,7 @@ from dataclasses import replace
 import numpy as np
 
 from .folding import int_value
-from .ir import StencilIR, constant_node, constant_value, UNKNOWN
+from .ir import UNKNOWN, StencilIR, constant_node, constant_value
 
 #: most statements an unrolled loop nest may produce
 UNROLL_BUDGET = 256

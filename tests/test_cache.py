@@ -163,3 +163,32 @@ def test_a_read_only_cache_folder_is_used_without_writing(tmp_path):
     finally:
         for path in [cache_dir, *cache_dir.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def test_a_parallel_gufunc_that_cannot_load_from_the_cache_compiles_in_memory(monkeypatch):
+    """The parallel target compiles each of its gufuncs on first use, after the pipeline's own
+    damaged-cache retry has run: a failure to load from the disk cache there must still give
+    the right numbers, with a warning, not numba's traceback."""
+    import scipy.ndimage as ndi
+
+    from stencilc.targets import cpu as cpu_target
+
+    real = cpu_target._guvectorize
+    attempts = []
+
+    def failing_from_disk(module, kernel, ir, arg_dtypes, out_dtypes, cache, target):
+        attempts.append(cache)
+        if cache:
+            raise EOFError("damaged cache index (simulated)")
+        return real(module, kernel, ir, arg_dtypes, out_dtypes, cache, target)
+
+    monkeypatch.setattr(cpu_target, "_guvectorize", failing_from_disk)
+    kernel = load_source("def k(x):\n    return x[-1, 0] - 2 * x[0, 1]\n").k
+    f = stencil_ufunc(boundary="wrap", target="parallel")(kernel)
+    x = np.random.default_rng(5).normal(size=(300, 200))
+    with pytest.warns(RuntimeWarning, match="could not be used"):
+        result = f(x)
+    weights = np.zeros((3, 3))
+    weights[0, 1], weights[1, 2] = 1, -2
+    np.testing.assert_array_equal(result, ndi.correlate(x, weights, mode="wrap"))
+    assert attempts == [True, False]

@@ -63,11 +63,11 @@ class _Resolver(ast.NodeTransformer):
         name = node.id
         role = self.roles.get(name)
         if role is Role.RELATIVE:
-            ndim = self.ndim
+            more = self.ndim - 1
             raise self.kernel.error(
                 node, f"{name!r} is read relatively and must be indexed",
-                hint=f"write {name}[0{', 0' * (ndim - 1)}] for the centre value, or a window "
-                     f"such as {name}[-1:2{', -1:2' * (ndim - 1)}]")
+                hint=f"write {name}[0{', 0' * more}] for the centre value, or a window "
+                     f"such as {name}[-1:2{', -1:2' * more}]")
         if role is not None or name in self.assigned:
             return node
         found, value = self.kernel.resolve_global(name)

@@ -140,7 +140,7 @@ class _ParallelKernel:
             warnings.warn(f"stencilc: the cache entry for {self.ir.name!r} ({path}) could not "
                           f"be used ({exc!r}); compiling it without the cache", RuntimeWarning,
                           stacklevel=4)
-            return functools.partial(build, cache=False)()
+            return build(cache=False)
 
 
 def _gufunc(module, kernel: str, *, ir: StencilIR, arg_dtypes, out_dtypes, cache: bool,
