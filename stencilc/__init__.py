@@ -1,8 +1,9 @@
 """stencilc: plain stencil functions compiled into fast, dtype-generic generalized ufuncs."""
 from ._version import __version__
 from .api import stencil_ufunc
-from .errors import StencilError, StencilInternalError, StencilSyntaxError, StencilTypingError
+from .errors import (StencilError, StencilInternalError, StencilNameError, StencilSyntaxError,
+                     StencilTypingError)
 from .ufunc import StencilUFunc
 
 __all__ = ["stencil_ufunc", "StencilUFunc", "StencilError", "StencilSyntaxError",
-           "StencilTypingError", "StencilInternalError", "__version__"]
+           "StencilNameError", "StencilTypingError", "StencilInternalError", "__version__"]

@@ -7,7 +7,8 @@ from .options import Options
 from .ufunc import StencilUFunc
 
 
-def stencil_ufunc(*args: Any, signature: str | None = None, target: str = "cpu", boundary: str | None = None,
+def stencil_ufunc(*args: Any, signature: str | None = None, target: str = "cpu",
+                  boundary: str | None | Sequence[str | None] = None,
                   cval: complex = 0, neighborhood: Sequence[tuple[int, int]] | None = None,
                   standard_indexing: Sequence[str] = (), out_dtype: Any = None,
                   cache: bool = True, fastmath: bool = False):
@@ -33,12 +34,15 @@ def stencil_ufunc(*args: Any, signature: str | None = None, target: str = "cpu",
         lazily on first use.
     target : {"cpu", "parallel"}
         ``"cpu"`` runs single-threaded per call; ``"parallel"`` uses every core.
-    boundary : {None, "constant", "nearest", "reflect", "mirror", "wrap"}
+    boundary : {None, "constant", "nearest", "reflect", "mirror", "wrap"}, or a tuple of them
         What the kernel reads outside the array. ``None`` (numba.stencil's rule) does not
         evaluate the kernel where the neighbourhood does not fit, and sets those outputs to
-        ``cval``; the other modes are scipy.ndimage's.
+        ``cval``; the other modes are scipy.ndimage's. A tuple gives one mode per core axis,
+        e.g. ``("nearest", "wrap")`` for latitude clamped and longitude periodic.
     cval : number
-        The border value for ``boundary=None`` and the outside value for ``"constant"``.
+        The border value for ``boundary=None`` and the outside value for ``"constant"``,
+        converted to the dtype it is stored in by one rule (``docs/boundaries.md``); NaN or
+        infinity into an integer dtype is a ``ValueError``.
     neighborhood : ((lo, hi), ...), optional
         Per-axis offset bounds, needed only for offsets stencilc cannot infer.
     standard_indexing : sequence of str

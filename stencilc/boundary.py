@@ -9,6 +9,7 @@ Mode ``"constant"`` reads ``cval`` instead of remapping, and ``None`` never read
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -82,29 +83,82 @@ LOOKALIKES = {"edge": "nearest", "symmetric": "reflect", "periodic": "wrap",
               "circular": "wrap", "replicate": "nearest"}
 
 
-def normalize_boundary(boundary: str | None) -> str | None:
-    """Validate a ``boundary=`` option and return its canonical name."""
+def normalize_boundary(boundary):
+    """Validate a ``boundary=`` option: a mode name or None, or a tuple/list of them (one per
+    core axis, checked against the kernel by :func:`per_axis`). Returns canonical names."""
+    if isinstance(boundary, (tuple, list)):
+        if not boundary:
+            raise ValueError("boundary=() names no mode; give one mode, or one per core axis")
+        return tuple(_normalize_mode(m, f"boundary[{k}]") for k, m in enumerate(boundary))
+    return _normalize_mode(boundary, "boundary")
+
+
+def _normalize_mode(boundary, where: str) -> str | None:
     if boundary is None:
         return None
     if not isinstance(boundary, str):
-        raise TypeError(f"boundary must be a string or None, not {type(boundary).__name__}")
+        raise TypeError(f"{where} must be a string or None, not {type(boundary).__name__}")
     mode = ALIASES.get(boundary, boundary)
     if mode not in MODES:
         choices = ", ".join(repr(m) for m in MODES)
         if boundary.lower() == "none":
-            hint = "; did you mean boundary=None (numba.stencil's rule)?"
+            hint = f"; did you mean {where}=None (numba.stencil's rule)?"
         elif boundary.lower() in LOOKALIKES:
-            hint = f"; did you mean boundary={LOOKALIKES[boundary.lower()]!r}? (the rule " \
+            hint = f"; did you mean {where}={LOOKALIKES[boundary.lower()]!r}? (the rule " \
                    f"other libraries call {boundary!r})"
         elif boundary.lower() in MODES:
-            hint = f"; did you mean boundary={boundary.lower()!r}?"
+            hint = f"; did you mean {where}={boundary.lower()!r}?"
         else:
             hint = ""
-        raise ValueError(f"boundary={boundary!r} is not a mode; choose one of {choices}{hint}")
+        raise ValueError(f"{where}={boundary!r} is not a mode; choose one of {choices}{hint}")
     return mode
 
 
-def outside_value(cval, dtype: np.dtype):
-    """What mode ``"constant"`` reads outside an array of ``dtype``: ``cval`` cast as C does."""
-    with np.errstate(all="ignore"):
-        return np.array(cval).astype(dtype)[()]
+def per_axis(boundary, ndim: int) -> tuple[str | None, ...]:
+    """The normalized ``boundary`` option as one mode per core axis."""
+    if not isinstance(boundary, tuple):
+        return (boundary,) * ndim
+    if len(boundary) != ndim:
+        raise ValueError(f"boundary={boundary!r} gives {len(boundary)} modes, but the kernel "
+                         f"has {ndim} core axes; give one mode per axis, or a single mode")
+    return boundary
+
+
+def cast_cval(cval, dtype: np.dtype, where: str = ""):
+    """``cval`` as a scalar of ``dtype``: the one rule every mode, target and Dask path uses
+    (docs/boundaries.md).
+
+    Floating-point and complex dtypes take the value as NumPy converts it (``float32``
+    rounds). Integer dtypes take a finite value truncated toward zero and wrapped modulo
+    2**bits, as ``np.array(cval).astype(dtype)`` gives on common hardware for values it
+    defines (``300`` and ``300.0`` both give ``44`` in int8, ``-1.5`` gives ``255`` in
+    uint8); bool takes ``cval != 0``. NaN, infinity, or a complex value with an imaginary
+    part cannot be stored in an integer or bool dtype: ``ValueError``.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind in "fc":
+        if dtype.kind == "f" and isinstance(cval, complex) and cval.imag:
+            raise _unstorable(cval, dtype, where)
+        with np.errstate(all="ignore"):
+            return dtype.type(cval.real if isinstance(cval, complex) else cval)
+    value = cval
+    if isinstance(value, complex):
+        if value.imag:
+            raise _unstorable(cval, dtype, where)
+        value = value.real
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _unstorable(cval, dtype, where)
+    if dtype.kind == "b":
+        return np.bool_(value != 0)
+    bits = 8 * dtype.itemsize
+    wrapped = int(value) & ((1 << bits) - 1)      # int() truncates toward zero
+    if dtype.kind == "i" and wrapped >= 1 << (bits - 1):
+        wrapped -= 1 << bits
+    return dtype.type(wrapped)
+
+
+def _unstorable(cval, dtype: np.dtype, where: str) -> ValueError:
+    kind = "a bool" if dtype.kind == "b" else "an integer"
+    return ValueError(f"cval={cval!r} cannot be stored in {kind} dtype {dtype}"
+                      f"{' (' + where + ')' if where else ''}; give a finite cval, or compute "
+                      "into a floating-point output (out_dtype=...)")

@@ -26,6 +26,16 @@ class StencilSyntaxError(StencilError, SyntaxError):
         return f"{self.msg} ({where}){text}"
 
 
+class StencilNameError(StencilSyntaxError):
+    """A kernel reads a name that is not defined (yet). Raised at decoration only for names
+    that are not globals: an undefined global may still be bound before the first call, so
+    the kernel is understood then (as numba resolves globals at compile time)."""
+
+    def __init__(self, message: str, *, name: str, **location):
+        self.name = name
+        super().__init__(message, **location)
+
+
 class StencilTypingError(StencilError, TypeError):
     """A kernel that is valid stencil syntax but cannot be typed for the dtypes it met (a
     string added to a number, a function numba has no implementation of).

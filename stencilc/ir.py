@@ -77,6 +77,16 @@ class RelativeWindow(ast.expr):
         self.bounds = bounds   # half-open [lo, hi) per axis, relative to the output point
 
 
+@dataclass(frozen=True)
+class ShapeNeed:
+    """An axis of a standard_indexing array must be at least ``length`` long, for ``read``
+    (``w[2, 0]``) at ``line`` of the user's file."""
+
+    length: int
+    read: str
+    line: int
+
+
 @dataclass
 class StencilIR:
     """The kernel as the code generators see it."""
@@ -92,6 +102,11 @@ class StencilIR:
     layout: Layout
     env: dict[str, object] = field(default_factory=dict)   # globals the body needs at run time
     source: str = ""
+    #: locals holding part of a standard_indexing array (``c = b[0]``) -> that argument
+    array_locals: dict[str, str] = field(default_factory=dict)
+    #: per standard_indexing argument and axis: the longest that axis must be for the reads
+    #: at constant indices, with the first read that needs it (set by :func:`shape_needs`)
+    shape_needs: dict[str, tuple["ShapeNeed", ...]] = field(default_factory=dict)
 
     def dump(self) -> str:
         """A readable listing of the IR, for debugging and ``stencilc`` CLI output."""

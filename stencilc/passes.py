@@ -23,7 +23,7 @@ from dataclasses import replace
 import numpy as np
 
 from .folding import int_value
-from .ir import UNKNOWN, StencilIR, constant_node, constant_value
+from .ir import UNKNOWN, Role, ShapeNeed, StencilIR, constant_node, constant_value
 
 #: most statements an unrolled loop nest may produce
 UNROLL_BUDGET = 256
@@ -37,6 +37,31 @@ def simplify(ir: StencilIR) -> StencilIR:
     """A copy of ``ir`` with its body simplified (see the module docstring)."""
     body = _Simplifier(ir.env).statements(copy.deepcopy(ir.body))
     return replace(ir, body=drop_dead_constant_stores(body))
+
+
+def shape_needs(ir: StencilIR) -> dict[str, tuple[ShapeNeed | None, ...]]:
+    """For each standard_indexing argument, per core axis, how long the reads at constant
+    indices need it to be (``w[2]`` needs 3, ``w[-3]`` needs 3), from the simplified body (so
+    unrolled loops count). Adapters check it once per call; reads at other indices are checked
+    as they happen (``_sc_index`` in generated code)."""
+    needs: dict[str, list[ShapeNeed | None]] = {
+        a.name: [None] * a.ndim for a in ir.arguments if a.role is Role.STANDARD}
+    for stmt in ir.body:
+        for node in ast.walk(stmt):
+            if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
+                    and node.value.id in needs):
+                continue
+            items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            axes = needs[node.value.id]
+            for axis, item in enumerate(items[:len(axes)]):
+                index = int_value(item)
+                if index is None:
+                    continue
+                length = index + 1 if index >= 0 else -index
+                if axes[axis] is None or length > axes[axis].length:
+                    axes[axis] = ShapeNeed(length, ast.unparse(node),
+                                           node.lineno + ir.firstlineno - 1)
+    return {name: tuple(axes) for name, axes in needs.items()}
 
 
 def drop_dead_constant_stores(body: list[ast.stmt]) -> list[ast.stmt]:

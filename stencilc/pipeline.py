@@ -13,18 +13,19 @@ import contextlib
 import hashlib
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from .boundary import cast_cval
 from .cache import compile_lock, load_module, module_name, remove_entry
 from .codegen.common import GeneratedModule
 from .dtypes import DTypes, check_storable, names, resolve_out_dtypes
 from .errors import StencilInternalError, StencilTypingError
 from .frontend import parse_kernel
 from .ir import StencilIR
-from .passes import simplify
+from .passes import shape_needs, simplify
 
 if TYPE_CHECKING:  # pragma: no cover
     from .options import Options
@@ -43,9 +44,10 @@ class Specialization:
     natural_out_dtypes: DTypes   # what out_dtype picks when no out= is given
     source: str
     kernel: Any                  # the target's compiled kernel; only the target looks inside
+    fills: tuple = ()            # cval in each output dtype, where the kernel takes them
 
     def __call__(self, *arrays: Any, out: tuple | None = None) -> Any:
-        return self.target.run(self.kernel, arrays, out)
+        return self.target.run(self.kernel, (*arrays, *self.fills), out)
 
     @property
     def types(self) -> str:
@@ -56,9 +58,10 @@ class Specialization:
 
 def understand(func: Callable, options: Options) -> StencilIR:
     """The kernel's IR after the frontend passes and the simplify pass."""
-    return simplify(parse_kernel(func, signature=options.signature,
-                                 neighborhood=options.neighborhood,
-                                 standard_indexing=options.standard_indexing))
+    ir = simplify(parse_kernel(func, signature=options.signature,
+                               neighborhood=options.neighborhood,
+                               standard_indexing=options.standard_indexing))
+    return replace(ir, shape_needs=shape_needs(ir))
 
 
 def generate(ir: StencilIR, options: Options, target: Target, arg_dtypes: DTypes) -> GeneratedModule:
@@ -98,9 +101,22 @@ def _compile(ir: StencilIR, options: Options, target: Target, generated: Generat
         natural = resolve_out_dtypes(ir, options.out_dtype, arg_dtypes, kernel_dtypes)
         out_dtypes = natural if out_dtypes is None else out_dtypes
         check_storable(ir, kernel_dtypes, out_dtypes)
+        fills = fill_values(ir, options, generated, out_dtypes)
         kernel = target.compile(module, generated, ir, options, arg_dtypes, out_dtypes, on_disk)
     return Specialization(target, tuple(arg_dtypes), tuple(out_dtypes), kernel_dtypes,
-                          tuple(natural), generated.source, kernel)
+                          tuple(natural), generated.source, kernel, fills)
+
+
+def fill_values(ir: StencilIR, options: Options, generated: GeneratedModule,
+                out_dtypes: DTypes) -> tuple:
+    """``cval`` in each output dtype, for kernels that fill border points (a ``None`` axis):
+    the values are run-time inputs, so one rule (:func:`~stencilc.boundary.cast_cval`) gives
+    them on every target."""
+    if not generated.fill_inputs:
+        return ()
+    return tuple(cast_cval(options.cval, dt, f"the dtype of output {k} of {ir.name!r}, which "
+                           "boundary=None fills with cval")
+                 for k, dt in enumerate(out_dtypes))
 
 
 def describe_env(env: dict[str, object]) -> str:

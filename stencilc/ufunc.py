@@ -17,7 +17,9 @@ import numpy as np
 
 from . import arrays, pipeline, targets
 from .arrays.checks import what
+from .boundary import per_axis
 from .dtypes import DTypes, native_dtype
+from .errors import StencilNameError
 from .ir import StencilIR
 from .options import Options
 
@@ -33,11 +35,17 @@ class StencilUFunc:
                  ir: StencilIR | None = None):
         self.py_func = py_func
         self.options = options.validated()
-        self.ir: StencilIR = pipeline.understand(py_func, self.options) if ir is None else ir
         self._target = targets.get(self.options.target)
         functools.update_wrapper(self, py_func)
         self._specializations: dict[tuple[DTypes, DTypes | None], pipeline.Specialization] = {}
         self._lock = threading.Lock()
+        self._ir_lock = threading.Lock()
+        self._ir = ir
+        if ir is None:
+            try:
+                self._ir = self._understand()
+            except StencilNameError:
+                pass   # a global bound after the decorator: understood on first use instead
         self.compile_count = 0   # specializations compiled by this object (tests count these)
         self._borderless_twin: StencilUFunc | None = None
         for entry in eager_types:
@@ -45,6 +53,22 @@ class StencilUFunc:
             self.compile(*arg_dtypes, out_dtypes=out_dtypes)
 
     # --- attributes of docs/design.md 1.2 --------------------------------------------------
+
+    @property
+    def ir(self) -> StencilIR:
+        """The kernel's IR. Globals are read when it is built: at decoration, or, when the
+        kernel reads a global that is not defined yet, on first use (a call, ``compile``, or
+        an attribute that needs it). Their values are kept from then on."""
+        if self._ir is None:
+            with self._ir_lock:
+                if self._ir is None:
+                    self._ir = self._understand()
+        return self._ir
+
+    def _understand(self) -> StencilIR:
+        ir = pipeline.understand(self.py_func, self.options)
+        per_axis(self.options.boundary, ir.ndim)   # one mode per core axis, if a tuple
+        return ir
 
     @property
     def signature(self) -> str:
@@ -63,7 +87,7 @@ class StencilUFunc:
         return self.options.target
 
     @property
-    def boundary(self) -> str | None:
+    def boundary(self) -> str | None | tuple[str | None, ...]:
         return self.options.boundary
 
     @property
@@ -116,12 +140,16 @@ class StencilUFunc:
                      for k, d in enumerate(dtypes))
 
     def without_boundary(self) -> "StencilUFunc":
-        """This kernel with ``boundary=None`` (what each padded Dask block runs), built from
-        the same IR: the kernel is not parsed again."""
+        """This kernel with ``boundary=None`` on every axis (what each padded Dask block runs),
+        built from the same IR: the kernel is not parsed again. It keeps ``cval`` where some
+        axis fills with it."""
+        ir = self.ir
+        fills = None in per_axis(self.boundary, ir.ndim)
         with self._lock:
             if self._borderless_twin is None:
                 self._borderless_twin = StencilUFunc(
-                    self.py_func, replace(self.options, boundary=None, cval=0), ir=self.ir)
+                    self.py_func, replace(self.options, boundary=None,
+                                          cval=self.options.cval if fills else 0), ir=ir)
             return self._borderless_twin
 
     # --- inspecting each stage -------------------------------------------------------------
@@ -161,11 +189,14 @@ class StencilUFunc:
                             f"{'s' if self.nin != 1 else ''} but {len(args)} were given")
         return arrays.adapter_for(args).call(self, args, out)
 
-    # --- pickling: by the original function and the options; recompiles on load -------------
+    # --- pickling: the function, its IR and the options; recompiles on load -----------------
 
     def __reduce__(self):
-        source = (self.ir.source, self.ir.filename, self.ir.firstlineno)
-        return _rebuild, (_pickle_by_value(self.py_func), source, self.options)
+        # The IR goes along, so a worker computes with the globals' values this process
+        # read (they may have changed since), and does not parse the kernel again.
+        import cloudpickle
+        return _rebuild, (_pickle_by_value(self.py_func), cloudpickle.dumps(self.ir),
+                          self.options)
 
 
 def _pickle_by_value(func: Callable) -> bytes:
@@ -179,11 +210,10 @@ def _pickle_by_value(func: Callable) -> bytes:
     return cloudpickle.dumps(clone)
 
 
-def _rebuild(pickled_func: bytes, source, options: Options) -> StencilUFunc:
+def _rebuild(pickled_func: bytes, pickled_ir: bytes, options: Options) -> StencilUFunc:
     import cloudpickle
-    func = cloudpickle.loads(pickled_func)
-    func.__stencilc_source__ = source
-    return StencilUFunc(func, options)
+    return StencilUFunc(cloudpickle.loads(pickled_func), options,
+                        ir=cloudpickle.loads(pickled_ir))
 
 
 def _eager_dtypes(entry, nin: int, nout: int) -> tuple[DTypes, DTypes | None]:

@@ -203,7 +203,8 @@ def test_broken_kernels_raise_located_syntax_errors(case):
     assume(_parses(source))
     module = load_source(source)
     try:
-        stencil_ufunc(boundary="nearest")(module.kernel)
+        f = stencil_ufunc(boundary="nearest")(module.kernel)
+        f(np.zeros((4, 4)))   # an undefined global is reported on first use, not at decoration
     except StencilSyntaxError as error:
         assert error.filename == module.__file__
         first, last = 1, len(source.splitlines())

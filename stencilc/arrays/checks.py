@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..dtypes import native_dtype
+from ..ir import Role
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..ufunc import StencilUFunc
@@ -24,10 +25,29 @@ def to_native(f: "StencilUFunc", array: Any, position: int) -> Any:
 
 
 def check_core_ndims(f: "StencilUFunc", arrays: Sequence[Any]) -> None:
-    """Every argument has at least its core dimensions."""
+    """Every argument has at least its core dimensions, and every standard_indexing array
+    holds the constant indices the kernel reads."""
     for position, (argument, array) in enumerate(zip(f.ir.arguments, arrays)):
         if array.ndim < argument.ndim:
             raise ValueError(
                 f"{f.__name__}: Input operand {position} does not have enough dimensions "
                 f"(has {array.ndim}, gufunc core with signature {f.signature} requires "
                 f"{argument.ndim})")
+        if argument.role is Role.STANDARD:
+            _check_standard(f, argument, array)
+
+
+def _check_standard(f: "StencilUFunc", argument, array) -> None:
+    if argument.ndim == 0 and array.ndim > 0:
+        raise ValueError(
+            f"{f.__name__}: argument {argument.name!r} is in standard_indexing but the kernel "
+            f"never indexes it, so it is a scalar; got an array of shape {array.shape} (index "
+            "it in the kernel, or give its core dimensions in signature=)")
+    core = array.shape[array.ndim - argument.ndim:]
+    for axis, need in enumerate(f.ir.shape_needs.get(argument.name, ())):
+        size = core[axis]
+        if need is not None and size == size and size < need.length:   # nan: unknown (Dask)
+            raise IndexError(
+                f"{f.__name__}: the kernel reads {need.read} (line {need.line}), but argument "
+                f"{argument.name!r} has core shape {tuple(core)}: an index is out of bounds "
+                f"for axis {axis} with size {size}")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..boundary import INDEX_RULES, outside_value
+from ..boundary import INDEX_RULES, cast_cval, per_axis
 from ..ir import Role
 from .checks import check_core_ndims, to_native
 
@@ -107,24 +107,23 @@ def _overlapped(f: "StencilUFunc", arrays, relative, depth, out_dtypes):
     from dask.array.overlap import overlap, trim_internal
 
     d = f.ir.ndim
-    padded = f.boundary is not None
-    local = f.without_boundary() if padded else f
-    pads = [dp if padded else 0 for dp in depth]
-    if not padded:
-        # An axis in one chunk needs no halo: its block holds the whole axis, and the
-        # boundary=None kernel handles its ends (dask refuses a halo longer than the axis).
-        first = arrays[relative[0]]
-        depth = [0 if len(first.chunks[first.ndim - d + ax]) == 1 else dp
-                 for ax, dp in enumerate(depth)]
+    modes = per_axis(f.boundary, d)
+    # Axes with a rule are padded with it; None axes are not, and the boundary=None kernel
+    # fills their ends. A None axis in one chunk needs no halo: its block holds the whole
+    # axis (and dask refuses a halo longer than the axis).
+    pads = [dp if mode is not None else 0 for dp, mode in zip(depth, modes)]
+    first = arrays[relative[0]]
+    depth = [0 if mode is None and len(first.chunks[first.ndim - d + ax]) == 1 else dp
+             for ax, (dp, mode) in enumerate(zip(depth, modes))]
+    local = f.without_boundary() if any(pads) else f
     pieces, dims = [], []
     for k, (argument, a) in enumerate(zip(f.ir.arguments, arrays)):
         if argument.role is Role.RELATIVE:
-            if padded:
-                a = _pad(a, pads, f.boundary, f.options.cval)
+            a = _pad(a, pads, modes, f.options.cval)
             axes = {a.ndim - d + ax: dp for ax, dp in enumerate(depth)}
             a = overlap(a, depth=axes, boundary={ax: "none" for ax in axes})
             dims.append("()")
-        elif argument.role is Role.SCALAR:
+        elif argument.role is Role.SCALAR or argument.ndim == 0:
             a = a.reshape(a.shape + (1,) * d)          # broadcast against the core axes
             dims.append("()")
         else:
@@ -144,22 +143,23 @@ def _overlapped(f: "StencilUFunc", arrays, relative, depth, out_dtypes):
         axes = {r.ndim - d + ax: dp for ax, dp in enumerate(depth)}
         r = trim_internal(r, axes, boundary={ax: "none" for ax in axes})
         keep = tuple(slice(p, r.shape[r.ndim - d + ax] - p) for ax, p in enumerate(pads))
-        finished.append(r[(Ellipsis,) + keep] if padded else r)
+        finished.append(r[(Ellipsis,) + keep] if any(pads) else r)
     return tuple(finished) if f.nout > 1 else finished[0]
 
 
-def _pad(a, pads, mode: str, cval):
-    """``a`` extended by ``pads[k]`` on both sides of core axis k, as the kernels read it."""
+def _pad(a, pads, modes, cval):
+    """``a`` extended by ``pads[k]`` on both sides of core axis k with that axis' rule, as the
+    kernels read it."""
     import dask.array as da
 
     d = len(pads)
-    for ax, p in enumerate(pads):
+    for ax, (p, mode) in enumerate(zip(pads, modes)):
         axis = a.ndim - d + ax
         n = a.shape[axis]
         if p == 0:
             continue
         if mode == "constant":
-            fill = outside_value(cval, a.dtype)
+            fill = cast_cval(cval, a.dtype, "the dtype of the array mode 'constant' pads")
             shape = a.shape[:axis] + (p,) + a.shape[axis + 1:]
             chunks = a.chunks[:axis] + ((p,),) + a.chunks[axis + 1:]
             side = da.full(shape, fill, dtype=a.dtype, chunks=chunks)

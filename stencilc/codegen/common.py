@@ -19,8 +19,9 @@ from typing import Protocol
 
 import numpy as np
 
-from ..boundary import INDEX_RULES, outside_value
-from ..ir import RESERVED_PREFIX as P, RelativeRead, RelativeWindow, StencilIR, constant_node
+from ..boundary import INDEX_RULES, cast_cval
+from ..folding import int_value
+from ..ir import RESERVED_PREFIX as P, RelativeRead, RelativeWindow, Role, StencilIR, constant_node
 
 #: the local name each boundary rule's runtime helper is imported under
 RULE_NAMES = {mode: f"{P}{mode}" for mode in INDEX_RULES}
@@ -34,12 +35,31 @@ class GeneratedModule:
     point: str                  # the interior per-point function (typed to learn dtypes)
     kernels: dict[str, str]     # role -> function name, e.g. {"serial": "smooth"}; per target
     line_map: dict[int, int]    # generated line -> line in the user's file
+    fill_inputs: bool = False   # kernels take one fill value per output after the arguments
 
 
 @dataclass(frozen=True)
 class BoundarySpec:
-    boundary: str | None
+    """The boundary rule of each core axis, and ``cval``.
+
+    A ``None`` axis never reads outside: an output point whose neighbourhood leaves the array
+    along a ``None`` axis gets the fill value (``cval`` in the output dtype), which kernels
+    take as a run-time input (``_sc_fill0, ...``) because the output dtype is known only after
+    typing. Other points near the edges read through the other axes' rules.
+    """
+
+    modes: tuple[str | None, ...]
     cval: object
+
+    @property
+    def computes_border(self) -> bool:
+        """Whether some border points are computed (through ``_sc_border``)."""
+        return any(m is not None for m in self.modes)
+
+    @property
+    def fills(self) -> bool:
+        """Whether some border points take the fill value instead."""
+        return any(m is None for m in self.modes)
 
 
 def name(text: str) -> ast.Name:
@@ -60,9 +80,10 @@ def index_tuple(items: list[ast.expr]) -> ast.expr:
     return items[0] if len(items) == 1 else ast.Tuple(elts=items, ctx=ast.Load())
 
 
-def cast_constant(value, dtype: np.dtype) -> ast.expr:
-    """``value`` converted to ``dtype`` as a C cast would, as a typed constant expression."""
-    return constant_node(dtype.type(outside_value(value, dtype)))
+def cast_constant(value, dtype: np.dtype, array: str) -> ast.expr:
+    """``value`` converted to ``dtype`` by the cval rule, as a typed constant expression."""
+    return constant_node(cast_cval(value, dtype, f"the dtype of {array!r}, which mode "
+                                                 "'constant' reads outside"))
 
 
 class IndexStrategy(Protocol):
@@ -84,12 +105,30 @@ class PlainIndex:
         return []
 
 
+@dataclass(frozen=True)
+class StandardReads:
+    """What the renderer needs to check reads of standard_indexing arrays: the arguments,
+    the locals holding part of one, and where the user's lines start."""
+
+    arguments: frozenset[str]
+    array_locals: dict[str, str]
+    firstlineno: int
+
+    @classmethod
+    def of(cls, ir: StencilIR) -> "StandardReads":
+        return cls(frozenset(a.name for a in ir.arguments if a.role is Role.STANDARD),
+                   dict(ir.array_locals), ir.firstlineno)
+
+
 class AccessRenderer(ast.NodeTransformer):
     """Turns IR accesses into plain indexing, for the interior or through the boundary rule."""
 
     def __init__(self, ndim: int, border: bool, spec: BoundarySpec, dtypes: dict[str, np.dtype],
-                 windows: list[RelativeWindow], index: IndexStrategy):
+                 windows: list[RelativeWindow], index: IndexStrategy,
+                 standard: StandardReads | None = None, checks: dict[str, str] | None = None):
         self.ndim = ndim
+        self.standard = standard or StandardReads(frozenset(), {}, 1)
+        self.checks = {} if checks is None else checks   # message -> index-check helper
         self.border = border
         self.spec = spec
         self.dtypes = dtypes
@@ -118,19 +157,50 @@ class AccessRenderer(ast.NodeTransformer):
         return self.border_read(array, items)
 
     def border_read(self, array: ast.Name, items: list[ast.expr]) -> ast.expr:
-        mode = self.spec.boundary
-        if mode == "constant":
-            inside = [ast.Compare(left=ast.Constant(0), ops=[ast.LtE(), ast.Lt()],
-                                  comparators=[item, name(f"{P}n{axis}")])
-                      for axis, item in enumerate(items)]
-            test = inside[0] if len(inside) == 1 else ast.BoolOp(op=ast.And(), values=inside)
-            read = ast.Subscript(value=array, slice=index_tuple(items), ctx=ast.Load())
-            return ast.IfExp(test=test, body=read,
-                             orelse=cast_constant(self.spec.cval, self.dtypes[array.id]))
-        mapped = [ast.Call(func=name(RULE_NAMES[mode]), args=[item, name(f"{P}n{axis}")],
-                           keywords=[])
-                  for axis, item in enumerate(items)]
-        return ast.Subscript(value=array, slice=index_tuple(mapped), ctx=ast.Load())
+        """A read near the edges: remapped along the axes with an index rule, tested along
+        the ``constant`` axes (reading ``cval`` outside), as is along ``None`` axes (the
+        border store only computes points whose window stays inside along those)."""
+        mapped, inside = [], []
+        for axis, (item, mode) in enumerate(zip(items, self.spec.modes)):
+            n = name(f"{P}n{axis}")
+            if mode in INDEX_RULES:
+                item = ast.Call(func=name(RULE_NAMES[mode]), args=[item, n], keywords=[])
+            elif mode == "constant":
+                inside.append(ast.Compare(left=ast.Constant(0), ops=[ast.LtE(), ast.Lt()],
+                                          comparators=[item, n]))
+            mapped.append(item)
+        read = ast.Subscript(value=array, slice=index_tuple(mapped), ctx=ast.Load())
+        if not inside:
+            return read
+        test = inside[0] if len(inside) == 1 else ast.BoolOp(op=ast.And(), values=inside)
+        return ast.IfExp(test=test, body=read,
+                         orelse=cast_constant(self.spec.cval, self.dtypes[array.id], array.id))
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
+        """Reads of standard_indexing arrays: an index not known before the call (and any
+        index of a local holding part of one) is checked as it happens, against the length
+        of its axis; constant indices of the arguments are checked once per call instead."""
+        written = ast.unparse(node)
+        node = self.generic_visit(node)
+        owner = node.value.id if isinstance(node.value, ast.Name) else None
+        part_of = self.standard.array_locals.get(owner)
+        if part_of is None and owner not in self.standard.arguments:
+            return node
+        items = list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
+        line = getattr(node, "lineno", 1) + self.standard.firstlineno - 1
+        for axis, item in enumerate(items):
+            if isinstance(item, ast.Slice) or (part_of is None and int_value(item) is not None):
+                continue
+            whose = f"{owner!r}" if part_of is None else f"{owner!r} (part of {part_of!r})"
+            message = f"stencilc: {written} (line {line}) indexes {whose} out of bounds " \
+                      f"along its axis {axis}"
+            helper = self.checks.setdefault(message, f"{P}index{len(self.checks)}")
+            length = ast.Subscript(value=ast.Attribute(value=name(owner), attr="shape",
+                                                       ctx=ast.Load()),
+                                   slice=ast.Constant(axis), ctx=ast.Load())
+            items[axis] = ast.Call(func=name(helper), args=[item, length], keywords=[])
+        node.slice = index_tuple(items)
+        return node
 
     def visit_RelativeWindow(self, node: RelativeWindow) -> ast.expr:
         if not self.border:
@@ -198,7 +268,8 @@ def emit_header(out: Writer, ir: StencilIR, target: str, spec: BoundarySpec,
     out.add(f'"""stencilc-generated {target} kernel for `{ir.name}` '
             f'({ir.filename}:{ir.firstlineno}).')
     out.add()
-    out.add(f"boundary={spec.boundary!r}, cval={spec.cval!r}; argument dtypes {described}.")
+    modes = spec.modes[0] if len(set(spec.modes)) == 1 else spec.modes
+    out.add(f"boundary={modes!r}, cval={spec.cval!r}; argument dtypes {described}.")
     out.add('"""')
     out.add(f"import math as {P}math")
     out.add(f"import numpy as {P}np")
@@ -212,17 +283,19 @@ def emit_header(out: Writer, ir: StencilIR, target: str, spec: BoundarySpec,
 def emit_point_functions(out: Writer, ir: StencilIR, spec: BoundarySpec,
                          dtypes: dict[str, np.dtype], index: IndexStrategy,
                          point_decorator: str, border_decorator: str) -> None:
-    """``_sc_point`` (interior reads, no boundary logic) and, unless ``boundary=None``,
+    """``_sc_point`` (interior reads, no boundary logic) and, unless every axis is ``None``,
     ``_sc_border`` with the window helpers its border windows need."""
     d = ir.ndim
     args = [a.name for a in ir.arguments]
     index_params = [f"{P}i{k}" for k in range(d)]
     shape_params = [f"{P}n{k}" for k in range(d)]
     windows: list[RelativeWindow] = []
+    standard = StandardReads.of(ir)
+    checks: dict[str, str] = {}
 
     def point_function(function: str, border: bool, decorator: str) -> None:
         strategy = PlainIndex() if border else index
-        renderer = AccessRenderer(d, border, spec, dtypes, windows, strategy)
+        renderer = AccessRenderer(d, border, spec, dtypes, windows, strategy, standard, checks)
         body = [ast.fix_missing_locations(renderer.visit(copy.deepcopy(s))) for s in ir.body]
         params = index_params + (shape_params if border else []) + args
         out.gap()
@@ -233,10 +306,23 @@ def emit_point_functions(out: Writer, ir: StencilIR, spec: BoundarySpec,
         out.statements(body, 1)
 
     point_function(f"{P}point", False, point_decorator)
-    if spec.boundary is not None:
+    if spec.computes_border:
         point_function(f"{P}border", True, border_decorator)
         for number, window in enumerate(windows):
             _window_helper(out, border_decorator, number, window, d, spec, dtypes)
+    for message, helper in checks.items():
+        _index_check(out, border_decorator, helper, message)
+
+
+def _index_check(out: Writer, decorator: str, helper: str, message: str) -> None:
+    """An index check for one read: numba raises only constant messages, so each read that
+    needs one gets its own, naming the read."""
+    out.gap()
+    out.add(decorator)
+    out.add(f"def {helper}(index, n):")
+    out.add("if index < -n or index >= n:", 1)
+    out.add(f"raise IndexError({message!r})", 2)
+    out.add("return index", 1)
 
 
 def _window_helper(out: Writer, decorator: str, number: int, window: RelativeWindow, d: int,
@@ -259,6 +345,21 @@ def _window_helper(out: Writer, decorator: str, number: int, window: RelativeWin
     out.add(f"return {P}w", 1)
 
 
+def fill_params(ir: StencilIR, spec: BoundarySpec) -> list[str]:
+    """The fill-value inputs (one per output) kernels take after the arguments, if any."""
+    return [f"{P}fill{k}" for k in range(ir.nout)] if spec.fills else []
+
+
+def inside_none_axes(ir: StencilIR, spec: BoundarySpec) -> str | None:
+    """The test that the point ``_sc_i0, ...`` has its whole neighbourhood inside the array
+    along every ``None`` axis (so it is computed, not filled); None if that always holds."""
+    tests = []
+    for axis, (mode, (lo, hi)) in enumerate(zip(spec.modes, ir.neighborhood)):
+        if mode is None and (lo < 0 or hi > 0):
+            tests.append(f"{max(0, -lo)} <= {P}i{axis} < {P}n{axis} - {max(0, hi)}")
+    return " and ".join(tests) if tests else None
+
+
 def point_stores(ir: StencilIR, spec: BoundarySpec) -> tuple[list[str], list[str]]:
     """The statements that store one interior point and one border point into the outputs
     ``_sc_out0, ...`` at ``_sc_i0, ...`` (every target writes outputs the same way)."""
@@ -274,9 +375,12 @@ def point_stores(ir: StencilIR, spec: BoundarySpec) -> tuple[list[str], list[str
         return [f"{P}v = {call}"] + [f"{o}[{idx}] = {P}v[{k}]" for k, o in enumerate(outs)]
 
     interior = store(f"{P}point({idx}, {args})")
-    if spec.boundary is not None:
-        border = store(f"{P}border({idx}, {shapes}, {args})")
-    else:
-        cval = ast.unparse(constant_node(spec.cval))
-        border = [f"{o}[{idx}] = {cval}" for o in outs]
-    return interior, border
+    fill = [f"{o}[{idx}] = {f}" for o, f in zip(outs, fill_params(ir, spec))]
+    if not spec.computes_border:
+        return interior, fill
+    border = store(f"{P}border({idx}, {shapes}, {args})")
+    test = inside_none_axes(ir, spec)
+    if test is None:
+        return interior, border
+    return interior, [f"if {test}:"] + ["    " + s for s in border] + ["else:"] + \
+        ["    " + s for s in fill]

@@ -18,16 +18,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..boundary import per_axis
 from ..ir import RESERVED_PREFIX as P, StencilIR
 from .common import (BoundarySpec, GeneratedModule, Writer, emit_header, emit_point_functions,
-                     name, point_stores)
+                     fill_params, name, point_stores)
 
 RUNTIME_MODULE = "stencilc.runtime.cpu"
 
 
 @dataclass(frozen=True)
 class CpuOptions:
-    boundary: str | None
+    boundary: str | None | tuple[str | None, ...]
     cval: object
     fastmath: bool
     parallel: bool = False
@@ -60,7 +61,7 @@ def generate_cpu(ir: StencilIR, options: CpuOptions, arg_dtypes: tuple[np.dtype,
                  env_note: str = "") -> GeneratedModule:
     """The module source for the simplified ``ir`` specialized on ``arg_dtypes``."""
     dtypes = {a.name: np.dtype(dt) for a, dt in zip(ir.arguments, arg_dtypes)}
-    spec = BoundarySpec(options.boundary, options.cval)
+    spec = BoundarySpec(per_axis(options.boundary, ir.ndim), options.cval)
     out = Writer(ir.firstlineno)
     emit_header(out, ir, "parallel" if options.parallel else "cpu", spec, dtypes,
                 RUNTIME_MODULE, env_note)
@@ -71,30 +72,29 @@ def generate_cpu(ir: StencilIR, options: CpuOptions, arg_dtypes: tuple[np.dtype,
     emit_point_functions(out, ir, spec, dtypes, UnsignedIndex(), inlined, jit)
 
     interior, border = point_stores(ir, spec)
-    _edge_function(out, jit, ir, border)
-    _loop_nest(out, ir.name, ir, options, interior, parallel=False)
+    params = [a.name for a in ir.arguments] + fill_params(ir, spec) + \
+        [f"{P}out{k}" for k in range(ir.nout)]
+    _edge_function(out, jit, ir, params, border)
+    _loop_nest(out, ir.name, ir, params, options, interior, parallel=False)
     kernels = {"serial": ir.name}
     if options.parallel:
         kernels["rows"] = f"{P}rows"
-        _loop_nest(out, f"{P}ploops", ir, options, interior, parallel=True)
-        params = ", ".join(_params(ir))
+        _loop_nest(out, f"{P}ploops", ir, params, options, interior, parallel=True)
         out.gap()
-        out.add(f"def {P}rows({params}):")
-        out.add(f"{P}ploops({params})", 1)
-    return GeneratedModule(out.source, f"{P}point", kernels, out.line_map)
+        out.add(f"def {P}rows({', '.join(params)}):")
+        out.add(f"{P}ploops({', '.join(params)})", 1)
+    return GeneratedModule(out.source, f"{P}point", kernels, out.line_map,
+                           fill_inputs=spec.fills)
 
 
-def _params(ir: StencilIR) -> list[str]:
-    return [a.name for a in ir.arguments] + [f"{P}out{k}" for k in range(ir.nout)]
-
-
-def _edge_function(out: Writer, jit: str, ir: StencilIR, border: list[str]) -> None:
+def _edge_function(out: Writer, jit: str, ir: StencilIR, kernel_params: list[str],
+                   border: list[str]) -> None:
     """``_sc_edge``: the border points in one box ``[b0, e0) x [b1, e1) ...``. The loop nest
     calls it for every border slab, so the border body appears once in the module rather
     than once per slab (2 x ndim of them)."""
     d = ir.ndim
     bounds = [f"{P}{w}{k}" for k in range(d) for w in "be"]
-    params = bounds + [f"{P}n{k}" for k in range(d)] + _params(ir)
+    params = bounds + [f"{P}n{k}" for k in range(d)] + kernel_params
     out.gap()
     out.add(jit)
     out.add(f"def {P}edge({', '.join(params)}):")
@@ -104,15 +104,15 @@ def _edge_function(out: Writer, jit: str, ir: StencilIR, border: list[str]) -> N
         out.add(line, 1 + d)
 
 
-def _loop_nest(out: Writer, function: str, ir: StencilIR, options: CpuOptions,
-               interior: list[str], parallel: bool) -> None:
+def _loop_nest(out: Writer, function: str, ir: StencilIR, kernel_params: list[str],
+               options: CpuOptions, interior: list[str], parallel: bool) -> None:
     """The loop nest over one core block, as a function ``function``: every axis runs as
     border slab / interior / border slab, so the innermost interior loop holds no boundary
     logic (a branch on an outer index around it kept LLVM from vectorizing 5x5 kernels).
     ``parallel``: numba splits the outermost interior loop across threads (the rows of one
     image)."""
     d = ir.ndim
-    params = ", ".join(_params(ir))
+    params = ", ".join(kernel_params)
     shapes = ", ".join(f"{P}n{k}" for k in range(d))
     out.gap()
     if parallel:   # the serial nest is the gufunc kernel itself; guvectorize compiles it

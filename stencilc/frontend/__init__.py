@@ -46,4 +46,5 @@ def parse_kernel(func: Callable, *, signature: str | None = None,
     return StencilIR(name=kernel.fdef.name, filename=kernel.source.filename,
                      firstlineno=kernel.source.firstlineno, arguments=arguments,
                      body=[ast.fix_missing_locations(s) for s in body], nout=nout,
-                     ndim=roles.ndim, neighborhood=extent, layout=layout, env=env, source=kernel.source.text)
+                     ndim=roles.ndim, neighborhood=extent, layout=layout, env=env,
+                     source=kernel.source.text, array_locals=roles.array_locals)

@@ -112,6 +112,8 @@ def _check_for(kernel: Kernel, node: ast.For) -> None:
     if not isinstance(node.target, ast.Name):
         raise kernel.error(node.target, "the loop variable must be a single name")
     it = node.iter
+    if isinstance(it, (ast.Name, ast.Subscript)):
+        return   # over an array: the roles pass checks it is a standard_indexing one
     if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
             and 1 <= len(it.args) <= 3 and not it.keywords):
         raise kernel.error(it, "kernels loop only over `range(...)`",

@@ -22,8 +22,7 @@ def kernel_layout(kernel: Kernel, signature: str | None, arg_names: list[str], r
             if role is Role.RELATIVE:
                 inputs.append(core)
             elif role is Role.STANDARD:
-                inputs.append(tuple(f"{name}_{k}"
-                                    for k in range(roles.index_counts.get(name, 1))))
+                inputs.append(tuple(f"{name}_{k}" for k in range(roles.ranks[name])))
             else:
                 inputs.append(())
         return Layout(tuple(inputs), (core,) * nout)
@@ -42,7 +41,6 @@ def kernel_layout(kernel: Kernel, signature: str | None, arg_names: list[str], r
     first_relative = None
     for name, dims in zip(arg_names, layout.inputs):
         role = roles.roles[name]
-        count = roles.index_counts.get(name)
         if role is Role.RELATIVE:
             if len(dims) != ndim:
                 raise kernel.error(fdef, f"{where} gives {name!r} {len(dims)} core dimension(s) "
@@ -55,9 +53,9 @@ def kernel_layout(kernel: Kernel, signature: str | None, arg_names: list[str], r
             raise kernel.error(fdef, f"{where} gives {name!r} core dimensions {dims} but the "
                                "kernel never indexes it",
                                hint="index it relatively, or list it in standard_indexing")
-        elif role is Role.STANDARD and count is not None and len(dims) != count:
+        elif role is Role.STANDARD and len(dims) < roles.ranks[name]:
             raise kernel.error(fdef, f"{where} gives {name!r} {len(dims)} core dimension(s) but "
-                               f"the kernel indexes it with {count}")
+                               f"the kernel indexes {roles.ranks[name]} of them")
     for dims in layout.outputs:
         if dims != first_relative:
             raise kernel.error(fdef, f"{where}: every output has the core dimensions of the "

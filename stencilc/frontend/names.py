@@ -72,7 +72,7 @@ class _Resolver(ast.NodeTransformer):
             return node
         found, value = self.kernel.resolve_global(name)
         if not found:
-            raise self.kernel.error(node, f"name {name!r} is not defined")
+            raise self.kernel.undefined(node)
         if is_constant(value):
             return ast.copy_location(constant_node(value), node)
         if value is getattr(builtins, name, None):

@@ -106,8 +106,8 @@ class _Rewriter:
 
     def loop_range(self, node: ast.For) -> Interval | None | str:
         """The interval a ``range`` loop variable covers; "empty" if it never runs."""
-        if self.assigned.get(node.target.id, 0) != 1:
-            return None
+        if self.assigned.get(node.target.id, 0) != 1 or not isinstance(node.iter, ast.Call):
+            return None   # also a loop over an array
         values = [self.fold(a) for a in node.iter.args]
         if any(v is UNKNOWN or not isinstance(v, (int, np.integer)) for v in values):
             return None

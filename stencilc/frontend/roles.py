@@ -13,6 +13,8 @@ class Roles:
     roles: dict[str, Role]
     index_counts: dict[str, int]   # how many indices each subscripted argument gets
     ndim: int                      # core ndim shared by every relatively read array
+    ranks: dict[str, int]          # least core ndim of each standard_indexing argument
+    array_locals: dict[str, str]   # local holding part of a standard array -> that argument
 
 
 def argument_roles(kernel: Kernel, body: list[ast.stmt], arg_names: list[str],
@@ -55,7 +57,70 @@ def argument_roles(kernel: Kernel, body: list[ast.stmt], arg_names: list[str],
         raise kernel.error(node, "relatively indexed arrays must all have the same number of "
                            f"dimensions; found {sorted(ranks)}",
                            hint="pass lower-dimensional arrays through standard_indexing")
-    return Roles(roles, counts, ranks.pop())
+    standard_ranks, array_locals = _standard_ranks(kernel, body, set(standard_indexing))
+    return Roles(roles, counts, ranks.pop(), standard_ranks, array_locals)
+
+
+def _standard_ranks(kernel: Kernel, body: list[ast.stmt], standard: set[str]):
+    """How many core dimensions each standard_indexing argument has at least, from how the
+    body indexes it, directly or through locals holding part of it (``c = b[0]; c[1]``, ``for
+    row in b``), as numba.stencil reads them; and those locals. An argument the body never
+    indexes is a scalar (rank 0)."""
+    ranks = {name: 0 for name in standard}
+    sources: dict[str, tuple[str, int]] = {}   # local -> (argument, axes taken off it)
+    indexed: set[str] = set()
+
+    def source(expr: ast.expr) -> tuple[str, int] | None:
+        if isinstance(expr, ast.Name):
+            return (expr.id, 0) if expr.id in standard else sources.get(expr.id)
+        if isinstance(expr, ast.Subscript):
+            found = source(expr.value)
+            if found is not None:
+                items = _items(expr)
+                return found[0], found[1] + sum(not isinstance(i, ast.Slice) for i in items)
+        if isinstance(expr, ast.BinOp):
+            return source(expr.left) or source(expr.right)
+        if isinstance(expr, ast.UnaryOp):
+            return source(expr.operand)
+        return None
+
+    for last in (False, False, True):   # locals taken from locals: c = b[0]; d = c[1]
+        for stmt in body:
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Subscript):
+                    found = source(node.value)
+                    if found is not None:
+                        ranks[found[0]] = max(ranks[found[0]], found[1] + len(_items(node)))
+                        if isinstance(node.value, ast.Name):
+                            indexed.add(node.value.id)
+                elif isinstance(node, ast.For) and not _is_range(node.iter):
+                    found = source(node.iter)
+                    if found is None and not last:
+                        continue
+                    if found is None:
+                        raise kernel.error(node.iter, "kernels loop only over `range(...)` "
+                                           "or over a standard_indexing array",
+                                           hint="write `for v in range(a, b)`, or list the "
+                                                "array in standard_indexing")
+                    ranks[found[0]] = max(ranks[found[0]], found[1] + 1)
+                    if isinstance(node.iter, ast.Name):
+                        indexed.add(node.iter.id)
+                    sources[node.target.id] = (found[0], found[1] + 1)
+                elif isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                        and isinstance(node.targets[0], ast.Name):
+                    found = source(node.value)
+                    if found is not None:
+                        sources[node.targets[0].id] = found
+    return ranks, {name: found[0] for name, found in sources.items() if name in indexed}
+
+
+def _items(node: ast.Subscript) -> list[ast.expr]:
+    return list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
+
+
+def _is_range(expr: ast.expr) -> bool:
+    return isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) \
+        and expr.func.id == "range"
 
 
 def _refuse_chained_indexing(kernel: Kernel, body: list[ast.stmt], relative: set[str]) -> None:

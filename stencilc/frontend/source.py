@@ -8,7 +8,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Callable
 
-from ..errors import StencilSyntaxError
+from ..errors import StencilNameError, StencilSyntaxError
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,12 @@ class Kernel:
         """A :class:`StencilSyntaxError` located at ``node`` (raise it)."""
         return StencilSyntaxError(message, hint=hint, **self.source.locate(node))
 
+    def undefined(self, node: ast.Name) -> StencilNameError:
+        """The located error for a name that is neither a local nor a global (yet)."""
+        return StencilNameError(f"name {node.id!r} is not defined", name=node.id,
+                                hint="define it before the kernel's first call; its value "
+                                     "is read then and kept", **self.source.locate(node))
+
     @property
     def body(self) -> list[ast.stmt]:
         """The statements, without the docstring."""
@@ -67,26 +73,22 @@ class Kernel:
 
 
 def read_kernel(func: Callable) -> Kernel:
-    """The source of ``func`` (from its file, an IPython cell, or a pickled copy), parsed."""
+    """The source of ``func`` (from its file or an IPython cell), parsed."""
     source = read_source(func)
     return Kernel(func, source, find_function(source, func))
 
 
 def read_source(func: Callable) -> KernelSource:
     filename = inspect.getsourcefile(func) or func.__code__.co_filename
-    stored = getattr(func, "__stencilc_source__", None)
-    if stored is not None:
-        text, filename, firstlineno = stored
-    else:
-        try:
-            source_lines, firstlineno = inspect.getsourcelines(func)
-        except (OSError, TypeError) as exc:
-            raise StencilSyntaxError(
-                f"cannot read the source of kernel {func.__name__!r}",
-                filename=filename, lineno=func.__code__.co_firstlineno, offset=1,
-                hint="define the kernel in a file, a notebook cell or an IPython session "
-                     "(stencilc compiles from the source text)") from exc
-        text = "".join(source_lines)
+    try:
+        source_lines, firstlineno = inspect.getsourcelines(func)
+    except (OSError, TypeError) as exc:
+        raise StencilSyntaxError(
+            f"cannot read the source of kernel {func.__name__!r}",
+            filename=filename, lineno=func.__code__.co_firstlineno, offset=1,
+            hint="define the kernel in a file, a notebook cell or an IPython session "
+                 "(stencilc compiles from the source text)") from exc
+    text = "".join(source_lines)
     raw_lines = text.splitlines()
     first = next((line for line in raw_lines if line.strip()), "")
     indent = len(first) - len(first.lstrip())

@@ -18,3 +18,4 @@ def checked_offset(offset, lo, hi):
     if offset < lo or offset > hi:
         raise IndexError("stencilc: a relative offset left the kernel's declared neighborhood")
     return offset
+

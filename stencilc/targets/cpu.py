@@ -14,7 +14,7 @@ import math
 import threading
 import types
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 import numba
@@ -69,8 +69,8 @@ class CpuTarget:
 
     def compile(self, module: types.ModuleType, generated: GeneratedModule, ir: StencilIR,
                 options, arg_dtypes: DTypes, out_dtypes: DTypes, cache: bool) -> Any:
-        return _guvectorize(module, generated.kernels["serial"], ir, arg_dtypes, out_dtypes,
-                            cache, "cpu")
+        return _guvectorize(module, generated, "serial", ir, arg_dtypes, out_dtypes, cache,
+                            "cpu")
 
     def run(self, kernel: Any, arrays: Sequence[np.ndarray], out: tuple | None) -> Any:
         return kernel.ufunc(*arrays) if out is None else kernel.ufunc(*arrays, out=out)
@@ -86,11 +86,11 @@ class ParallelTarget(CpuTarget):
     parallel = True
 
     def compile(self, module, generated, ir, options, arg_dtypes, out_dtypes, cache):
-        build = functools.partial(_gufunc, module, ir=ir, arg_dtypes=arg_dtypes,
+        build = functools.partial(_gufunc, module, generated, ir=ir, arg_dtypes=arg_dtypes,
                                   out_dtypes=out_dtypes, cache=cache)
         return _ParallelKernel(ir, {
-            "blocks": functools.partial(build, generated.kernels["serial"], target="parallel"),
-            "rows": functools.partial(build, generated.kernels["rows"], target="cpu")})
+            "blocks": functools.partial(build, "serial", target="parallel"),
+            "rows": functools.partial(build, "rows", target="cpu")})
 
     def run(self, kernel: "_ParallelKernel", arrays, out):
         chosen = kernel.get("blocks" if _spread_blocks(kernel.ir, arrays) else "rows")
@@ -143,19 +143,23 @@ class _ParallelKernel:
             return build(cache=False)
 
 
-def _gufunc(module, kernel: str, *, ir: StencilIR, arg_dtypes, out_dtypes, cache: bool,
-            target: str) -> _Gufunc:
+def _gufunc(module, generated: GeneratedModule, role: str, *, ir: StencilIR, arg_dtypes,
+            out_dtypes, cache: bool, target: str) -> _Gufunc:
     with compile_lock(module.__name__) if cache else contextlib.nullcontext():
-        return _guvectorize(module, kernel, ir, arg_dtypes, out_dtypes, cache, target)
+        return _guvectorize(module, generated, role, ir, arg_dtypes, out_dtypes, cache, target)
 
 
-def _guvectorize(module, kernel: str, ir: StencilIR, arg_dtypes, out_dtypes, cache: bool,
-                 target: str) -> _Gufunc:
+def _guvectorize(module, generated: GeneratedModule, role: str, ir: StencilIR, arg_dtypes,
+                 out_dtypes, cache: bool, target: str) -> _Gufunc:
     arg_types = [numba_type(dt, a.ndim) for a, dt in zip(ir.arguments, arg_dtypes)]
+    layout = ir.layout
+    if generated.fill_inputs:   # one scalar per output after the arguments: its fill value
+        arg_types += [numba_type(dt, 0) for dt in out_dtypes]
+        layout = replace(layout, inputs=layout.inputs + ((),) * ir.nout)
     out_types = [numba_type(dt, ir.ndim) for dt in out_dtypes]
-    function = getattr(module, kernel)
+    function = getattr(module, generated.kernels[role])
     function.__name__ = ir.name   # NumPy names the gufunc after it in its errors
-    built = numba.guvectorize([numba.void(*arg_types, *out_types)], str(ir.layout),
+    built = numba.guvectorize([numba.void(*arg_types, *out_types)], str(layout),
                               nopython=True, cache=cache, target=target)(function)
     return _Gufunc(getattr(built, "ufunc", built), getattr(built, "gufunc_builder", None))
 
