@@ -269,7 +269,10 @@ def emit_header(out: Writer, ir: StencilIR, target: str, spec: BoundarySpec,
             f'({ir.filename}:{ir.firstlineno}).')
     out.add()
     modes = spec.modes[0] if len(set(spec.modes)) == 1 else spec.modes
-    out.add(f"boundary={modes!r}, cval={spec.cval!r}; argument dtypes {described}.")
+    # cval is in the text (and the cache key) only where the code reads it: a filled border
+    # takes it as a run-time input, so changing it there compiles nothing new
+    cval = f", cval={spec.cval!r}" if "constant" in spec.modes else ""
+    out.add(f"boundary={modes!r}{cval}; argument dtypes {described}.")
     out.add('"""')
     out.add(f"import math as {P}math")
     out.add(f"import numpy as {P}np")

@@ -1,6 +1,6 @@
 """stencilc-generated cpu kernel for `blur` (<kernel file>:7).
 
-boundary='nearest', cval=0; argument dtypes x: float32.
+boundary='nearest'; argument dtypes x: float32.
 """
 import math as _sc_math
 import numpy as _sc_np
