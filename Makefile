@@ -8,17 +8,17 @@ STAMP := $(VENV)/.installed
 export STENCILC_CACHE_DIR ?= $(CURDIR)/.stencilc-cache
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: test test-suite test-boundscheck demo bench venv clean
+.PHONY: test test-suite test-boundscheck test-cudasim demo bench bench-gpu venv clean
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,bench,xarray,distributed]"
+	$(PY) -m pip install --quiet -e ".[test,bench,xarray,distributed,cuda]"
 	touch $(STAMP)
 
-test: test-suite test-boundscheck
+test: test-suite test-boundscheck test-cudasim
 
 # The kernel tests (random stencils, hand-written kernels, hostile arrays, simplify passes)
 # run in test-boundscheck. test-suite runs everything else, and the random stencils again,
@@ -39,6 +39,12 @@ test-boundscheck: $(STAMP)
 	NUMBA_BOUNDSCHECK=1 STENCILC_CACHE_DIR=$(CURDIR)/.stencilc-cache-boundscheck \
 		$(PY) -m pytest -n 2 -q $(KERNEL_TESTS)
 
+# The cuda target's values in numba-cuda's simulator, which runs kernels as Python on the CPU
+# (no GPU needed; on a machine with one, run tests/test_cuda_sim.py without the variable).
+# Its PTX and value types are checked in test-suite (tests/test_cuda_ptx.py).
+test-cudasim: $(STAMP)
+	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q tests/test_cuda_sim.py
+
 demo: $(STAMP)
 	$(PY) examples/seed_smooth.py
 
@@ -48,6 +54,11 @@ bench: $(STAMP)
 	$(PY) benchmarks/cpu_suite.py
 	$(PY) benchmarks/first_call.py
 	$(PY) benchmarks/plot.py
+
+# GPU speed against cupyx.scipy.ndimage, the device's copy bandwidth and the parallel CPU
+# target (benchmarks/gpu_suite.py; says so and exits 0 where no GPU is present).
+bench-gpu: $(STAMP)
+	$(PY) benchmarks/gpu_suite.py
 
 clean:
 	rm -rf $(VENV) .stencilc-cache .stencilc-cache-boundscheck .pytest_cache .hypothesis

@@ -103,11 +103,22 @@ def test_an_unknown_target_lists_the_registry_and_quotes_what_was_typed():
         return x[0]
 
     with pytest.raises(ValueError) as info:
-        stencil_ufunc(target="gpu")(k)
+        stencil_ufunc(target="tpu")(k)
     message = str(info.value)
-    assert "target='gpu'" in message
+    assert "target='tpu'" in message
     for name in targets.names():
         assert repr(name) in message
+
+
+def test_a_target_that_cannot_run_here_says_what_it_needs():
+    def k(x):
+        return x[0]
+
+    if targets.REGISTRY["cuda"].available():
+        pytest.skip("the cuda target runs here")
+    with pytest.raises(ValueError, match=r"target='gpu' is not available here: it needs "
+                                         r"numba-cuda and an NVIDIA GPU"):
+        stencil_ufunc(target="gpu")(k)
 
 
 @dataclass

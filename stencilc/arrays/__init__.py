@@ -41,8 +41,10 @@ def adapter_for(args: Sequence[Any]) -> ArrayAdapter:
     return next(a for a in ADAPTERS if a.owns(args))
 
 
-from .dask import DaskAdapter  # noqa: E402  (the built-in entries)
+from .cuda import CudaArrayAdapter  # noqa: E402  (the built-in entries)
+from .dask import DaskAdapter  # noqa: E402
 from .numpy import NumpyAdapter  # noqa: E402
 
 register(NumpyAdapter())
 register(DaskAdapter())
+register(CudaArrayAdapter())

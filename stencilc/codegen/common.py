@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 import copy
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -23,8 +23,10 @@ from ..boundary import INDEX_RULES, cast_cval
 from ..folding import int_value
 from ..ir import RESERVED_PREFIX as P, RelativeRead, RelativeWindow, Role, StencilIR, constant_node
 
-#: the local name each boundary rule's runtime helper is imported under
-RULE_NAMES = {mode: f"{P}{mode}" for mode in INDEX_RULES}
+def helper(prefix: str, base: str) -> str:
+    """The local name of a generated or runtime helper: ``_sc_nearest``, ``_sc_cpu_nearest``
+    (a module may hold point functions for two targets, each with its own helpers)."""
+    return f"{P}{prefix}{base}"
 
 
 @dataclass(frozen=True)
@@ -125,8 +127,10 @@ class AccessRenderer(ast.NodeTransformer):
 
     def __init__(self, ndim: int, border: bool, spec: BoundarySpec, dtypes: dict[str, np.dtype],
                  windows: list[RelativeWindow], index: IndexStrategy,
-                 standard: StandardReads | None = None, checks: dict[str, str] | None = None):
+                 standard: StandardReads | None = None, checks: dict[str, str] | None = None,
+                 prefix: str = ""):
         self.ndim = ndim
+        self.prefix = prefix     # of the helpers called: this target's, or another's
         self.standard = standard or StandardReads(frozenset(), {}, 1)
         self.checks = {} if checks is None else checks   # message -> index-check helper
         self.border = border
@@ -143,7 +147,7 @@ class AccessRenderer(ast.NodeTransformer):
                 items.append(self.index.interior_index(axis, offset.value))
                 continue
             if checked is not None:
-                offset = ast.Call(func=name(f"{P}checked"),
+                offset = ast.Call(func=name(helper(self.prefix, "checked")),
                                   args=[offset, ast.Constant(checked[0]), ast.Constant(checked[1])],
                                   keywords=[])
             items.append(plus(name(f"{P}i{axis}"), offset))
@@ -164,7 +168,8 @@ class AccessRenderer(ast.NodeTransformer):
         for axis, (item, mode) in enumerate(zip(items, self.spec.modes)):
             n = name(f"{P}n{axis}")
             if mode in INDEX_RULES:
-                item = ast.Call(func=name(RULE_NAMES[mode]), args=[item, n], keywords=[])
+                item = ast.Call(func=name(helper(self.prefix, mode)), args=[item, n],
+                                keywords=[])
             elif mode == "constant":
                 inside.append(ast.Compare(left=ast.Constant(0), ops=[ast.LtE(), ast.Lt()],
                                           comparators=[item, n]))
@@ -194,11 +199,12 @@ class AccessRenderer(ast.NodeTransformer):
             whose = f"{owner!r}" if part_of is None else f"{owner!r} (part of {part_of!r})"
             message = f"stencilc: {written} (line {line}) indexes {whose} out of bounds " \
                       f"along its axis {axis}"
-            helper = self.checks.setdefault(message, f"{P}index{len(self.checks)}")
+            check = self.checks.setdefault(message,
+                                           helper(self.prefix, f"index{len(self.checks)}"))
             length = ast.Subscript(value=ast.Attribute(value=name(owner), attr="shape",
                                                        ctx=ast.Load()),
                                    slice=ast.Constant(axis), ctx=ast.Load())
-            items[axis] = ast.Call(func=name(helper), args=[item, length], keywords=[])
+            items[axis] = ast.Call(func=name(check), args=[item, length], keywords=[])
         node.slice = index_tuple(items)
         return node
 
@@ -209,10 +215,10 @@ class AccessRenderer(ast.NodeTransformer):
                      for k, (lo, hi) in enumerate(node.bounds)]
             return ast.Subscript(value=name(node.array), slice=index_tuple(items), ctx=ast.Load())
         self.windows.append(node)
-        helper = f"{P}window{len(self.windows) - 1}"
+        function = helper(self.prefix, f"window{len(self.windows) - 1}")
         args = [name(node.array)] + [name(f"{P}i{k}") for k in range(self.ndim)] \
             + [name(f"{P}n{k}") for k in range(self.ndim)]
-        return ast.Call(func=name(helper), args=args, keywords=[])
+        return ast.Call(func=name(function), args=args, keywords=[])
 
 
 class Writer:
@@ -261,7 +267,8 @@ class Writer:
 
 
 def emit_header(out: Writer, ir: StencilIR, target: str, spec: BoundarySpec,
-                dtypes: dict[str, np.dtype], runtime_module: str, env_note: str) -> None:
+                dtypes: dict[str, np.dtype], runtime_module: str, env_note: str,
+                other_runtimes: dict[str, str] | None = None) -> None:
     """The module docstring, the imports (the target's runtime helpers included), and a note
     naming the globals the kernel reads (so the text, and its cache key, changes with them)."""
     described = ", ".join(f"{arg}: {dt.name}" for arg, dt in dtypes.items())
@@ -277,17 +284,24 @@ def emit_header(out: Writer, ir: StencilIR, target: str, spec: BoundarySpec,
     out.add(f"import math as {P}math")
     out.add(f"import numpy as {P}np")
     out.add(f"import numba as {P}numba")
-    rules = ", ".join(f"{mode}_index as {local}" for mode, local in RULE_NAMES.items())
-    out.add(f"from {runtime_module} import checked_offset as {P}checked, {rules}")
+    runtimes = {"": runtime_module, **(other_runtimes or {})}   # helper prefix -> module
+    for prefix, module in runtimes.items():
+        rules = ", ".join(f"{mode}_index as {helper(prefix, mode)}" for mode in INDEX_RULES)
+        out.add(f"from {module} import checked_offset as {helper(prefix, 'checked')}, {rules}")
     if env_note:
         out.add(f"# names read from the kernel's globals (set by stencilc): {env_note}")
 
 
 def emit_point_functions(out: Writer, ir: StencilIR, spec: BoundarySpec,
                          dtypes: dict[str, np.dtype], index: IndexStrategy,
-                         point_decorator: str, border_decorator: str) -> None:
+                         point_decorator: str, border_decorator: str, *, prefix: str = "",
+                         with_border: bool = True,
+                         transform: Callable[[list[ast.stmt], bool], list[ast.stmt]] | None
+                         = None) -> None:
     """``_sc_point`` (interior reads, no boundary logic) and, unless every axis is ``None``,
-    ``_sc_border`` with the window helpers its border windows need."""
+    ``_sc_border`` with the window helpers its border windows need. ``prefix`` names them
+    and the helpers they call (``_sc_cpu_point``); ``transform(body, border)`` rewrites each
+    rendered body (the CUDA target makes conversions explicit there)."""
     d = ir.ndim
     args = [a.name for a in ir.arguments]
     index_params = [f"{P}i{k}" for k in range(d)]
@@ -298,8 +312,11 @@ def emit_point_functions(out: Writer, ir: StencilIR, spec: BoundarySpec,
 
     def point_function(function: str, border: bool, decorator: str) -> None:
         strategy = PlainIndex() if border else index
-        renderer = AccessRenderer(d, border, spec, dtypes, windows, strategy, standard, checks)
+        renderer = AccessRenderer(d, border, spec, dtypes, windows, strategy, standard, checks,
+                                  prefix)
         body = [ast.fix_missing_locations(renderer.visit(copy.deepcopy(s))) for s in ir.body]
+        if transform is not None:
+            body = [ast.fix_missing_locations(s) for s in transform(body, border)]
         params = index_params + (shape_params if border else []) + args
         out.gap()
         out.add(decorator)
@@ -308,30 +325,30 @@ def emit_point_functions(out: Writer, ir: StencilIR, spec: BoundarySpec,
             out.add(line, 1)
         out.statements(body, 1)
 
-    point_function(f"{P}point", False, point_decorator)
-    if spec.computes_border:
-        point_function(f"{P}border", True, border_decorator)
+    point_function(helper(prefix, "point"), False, point_decorator)
+    if spec.computes_border and with_border:
+        point_function(helper(prefix, "border"), True, border_decorator)
         for number, window in enumerate(windows):
-            _window_helper(out, border_decorator, number, window, d, spec, dtypes)
-    for message, helper in checks.items():
-        _index_check(out, border_decorator, helper, message)
+            _window_helper(out, border_decorator, number, window, d, spec, dtypes, prefix)
+    for message, function in checks.items():
+        _index_check(out, border_decorator, function, message)
 
 
-def _index_check(out: Writer, decorator: str, helper: str, message: str) -> None:
+def _index_check(out: Writer, decorator: str, function: str, message: str) -> None:
     """An index check for one read: numba raises only constant messages, so each read that
     needs one gets its own, naming the read."""
     out.gap()
     out.add(decorator)
-    out.add(f"def {helper}(index, n):")
+    out.add(f"def {function}(index, n):")
     out.add("if index < -n or index >= n:", 1)
     out.add(f"raise IndexError({message!r})", 2)
     out.add("return index", 1)
 
 
 def _window_helper(out: Writer, decorator: str, number: int, window: RelativeWindow, d: int,
-                   spec: BoundarySpec, dtypes) -> None:
+                   spec: BoundarySpec, dtypes, prefix: str) -> None:
     """A function that builds a window near the border, reading through the boundary rule."""
-    renderer = AccessRenderer(d, True, spec, dtypes, [], PlainIndex())
+    renderer = AccessRenderer(d, True, spec, dtypes, [], PlainIndex(), prefix=prefix)
     offsets = [plus(name(f"{P}a{k}"), ast.Constant(lo)) for k, (lo, _) in enumerate(window.bounds)]
     read = renderer.border_read(
         name(window.array), [plus(name(f"{P}i{k}"), o) for k, o in enumerate(offsets)])
@@ -339,7 +356,7 @@ def _window_helper(out: Writer, decorator: str, number: int, window: RelativeWin
     params = [window.array] + [f"{P}i{k}" for k in range(d)] + [f"{P}n{k}" for k in range(d)]
     out.gap()
     out.add(decorator)
-    out.add(f"def {P}window{number}({', '.join(params)}):")
+    out.add(f"def {helper(prefix, f'window{number}')}({', '.join(params)}):")
     out.add(f"{P}w = {P}np.empty(({shape}), {window.array}.dtype)", 1)
     for k, (lo, hi) in enumerate(window.bounds):
         out.add(f"for {P}a{k} in range({hi - lo}):", 1 + k)

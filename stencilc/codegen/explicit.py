@@ -54,6 +54,18 @@ def cast(node: ast.expr, to: types.Type) -> ast.expr:
     return ast.Call(func=func, args=[node], keywords=[])
 
 
+def _conversion_type(node: ast.Call) -> types.Type | None:
+    """The type a ``_sc_np.<dtype>(...)`` conversion gives, else None."""
+    func = node.func
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
+            and func.value.id == f"{P}np" and isinstance(getattr(np, func.attr, None), type):
+        try:
+            return numba.from_dtype(np.dtype(getattr(np, func.attr)))
+        except (TypeError, NotImplementedError):
+            return None
+    return None
+
+
 class _Typer:
     def __init__(self, names: dict[str, types.Type], env: dict[str, Any]):
         self.ctx = cpu_target.typing_context
@@ -251,6 +263,9 @@ class _Typer:
                 and node.func.id[len(P):] in ("nearest", "reflect", "mirror", "wrap", "checked") \
                 or isinstance(node.func, ast.Name) and node.func.id.startswith(f"{P}index"):
             return node, types.intp                         # index helpers
+        conversion = _conversion_type(node)
+        if conversion is not None:            # _sc_np.float32(...): already explicit
+            return node, conversion
         func, fty = self.expr(node.func)
         args = [self.expr(a) for a in node.args]
         call = ast.Call(func=func, args=[a for a, _ in args], keywords=node.keywords)

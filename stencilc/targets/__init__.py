@@ -96,6 +96,8 @@ def get(name: str) -> Target:
 
 
 from .cpu import CpuTarget, ParallelTarget  # noqa: E402  (the built-in entries)
+from .cuda import CudaTarget  # noqa: E402
 
 register(CpuTarget())
 register(ParallelTarget())
+register(CudaTarget())

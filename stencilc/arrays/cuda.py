@@ -1,0 +1,33 @@
+"""GPU arrays (numba device arrays, CuPy, anything with ``__cuda_array_interface__``): handed
+to the ``cuda`` target as they are, so data and results stay on the device."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+from ..dtypes import native_dtype
+from ..targets.cuda import is_device_array
+from .checks import check_core_ndims, what
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..ufunc import StencilUFunc
+
+
+class CudaArrayAdapter:
+    name = "cuda"
+
+    def owns(self, args: Sequence[Any]) -> bool:
+        return any(is_device_array(a) for a in args)
+
+    def call(self, f: "StencilUFunc", args: Sequence[Any], out: Any) -> Any:
+        if f.target != "cuda":
+            raise TypeError(f"{f.__name__}: GPU arrays need a kernel compiled with "
+                            f"target='cuda' (this one has target={f.target!r}); copy them to "
+                            "the host first, or decorate with target='cuda'")
+        outs = None if out is None else (tuple(out) if isinstance(out, tuple) else (out,))
+        if outs is not None and len(outs) != f.nout:
+            raise ValueError(f"{f.__name__}: out must be a tuple of {f.nout} arrays, "
+                             f"got {len(outs)}")
+        check_core_ndims(f, args)
+        dtypes = [native_dtype(a.dtype, f.__name__, what(f, k)) for k, a in enumerate(args)]
+        wanted = None if outs is None else tuple(o.dtype for o in outs)
+        return f.compile(*dtypes, out_dtypes=wanted)(*args, out=outs)

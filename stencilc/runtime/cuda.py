@@ -1,0 +1,30 @@
+"""The boundary rules compiled for the CUDA target: generated CUDA modules import these
+(``from stencilc.runtime.cuda import ...``). Every call into numba-cuda for device code is
+here or in :mod:`stencilc.targets.cuda`, so a successor with the ``cuda.jit`` API (e.g.
+numba-cuda-mlir) can be swapped in at these two places.
+
+Device functions are inlined at numba's IR level (``inline="always"``): the kernel then types
+without asking the driver for the device's compute capability, so PTX can be produced on a
+machine with no GPU (``f.inspect_asm`` and the tests).
+"""
+from __future__ import annotations
+
+from numba import cuda
+
+from .. import boundary
+
+device = cuda.jit(device=True, inline="always")
+
+nearest_index = device(boundary.nearest_index)
+reflect_index = device(boundary.reflect_index)
+mirror_index = device(boundary.mirror_index)
+wrap_index = device(boundary.wrap_index)
+
+
+@device
+def checked_offset(offset, lo, hi):
+    """An offset the frontend could not bound: fail rather than read out of bounds (a real
+    GPU reports it only in a debug build, as numba-cuda raises in kernels only there)."""
+    if offset < lo or offset > hi:
+        raise IndexError("stencilc: a relative offset left the kernel's declared neighborhood")
+    return offset

@@ -1,0 +1,131 @@
+"""The cuda target's values, in numba-cuda's simulator (``make test-cudasim`` runs this file
+with ``NUMBA_ENABLE_CUDASIM=1``; on a machine with a GPU it runs unchanged without it).
+
+Oracle: the ``cpu`` target, itself checked against scipy.ndimage and numba.stencil (integers
+bit for bit, floats within a few ULP). Arrays are small: the simulator runs each GPU thread as
+a Python thread.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
+
+from conftest import load_source
+from stencilc import StencilSyntaxError, stencil_ufunc
+from stencilc.targets import REGISTRY
+from test_random_stencils import MODES, stencils
+
+pytestmark = pytest.mark.skipif(not REGISTRY["cuda"].available(),
+                                reason="needs a GPU or NUMBA_ENABLE_CUDASIM=1 (make test-cudasim)")
+
+rng = np.random.default_rng(11)
+BOUNDARIES = [None, *MODES, ("wrap", "nearest"), (None, "reflect")]
+
+
+def same(got, expected):
+    """Integers and bools bit for bit; floats within a few ULP (a GPU may contract a*b+c)."""
+    got, expected = np.asarray(got), np.asarray(expected)
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    if got.dtype.kind in "fc" and not numba.config.ENABLE_CUDASIM:
+        np.testing.assert_allclose(got, expected, rtol=4 * np.finfo(got.dtype).eps, atol=0)
+    else:
+        np.testing.assert_array_equal(got, expected)
+
+
+def both(kernel, **options):
+    return (stencil_ufunc(target="cuda", **options)(kernel),
+            stencil_ufunc(target="cpu", **options)(kernel))
+
+
+def smooth(x):
+    return (x[-1, -1] + x[-1, 0] + x[-1, 1] + x[0, -1] + x[0, 0] + x[0, 1]
+            + x[1, -1] + x[1, 0] + x[1, 1]) // 9
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES, ids=str)
+def test_every_boundary_setting_equals_the_cpu(boundary):
+    gpu, cpu = both(smooth, boundary=boundary, cval=7)
+    stack = rng.integers(-128, 128, (2, 6, 7)).astype(np.int8)   # int8 sums overflow
+    same(gpu(stack), cpu(stack))
+
+
+def test_integer_promotion_follows_numba_not_numpy_scalars():
+    """numba widens int8 * int8 to int64; NumPy scalars (the simulator) would wrap in int8."""
+    @stencil_ufunc(target="cuda", out_dtype="kernel")
+    def square(x):
+        return x[0] * x[0]
+
+    x = np.array([100, 120, -100], np.int8)
+    np.testing.assert_array_equal(square(x), np.array([10000, 14400, 10000], np.int64))
+
+
+@settings(max_examples=max(3, settings().max_examples // 5))
+@given(stencils(), st.sampled_from(BOUNDARIES[:6]), st.integers(0, 5))
+def test_random_stencils_equal_the_cpu(case, boundary, cval):
+    source, _, dtype, x = case
+    note(source)
+    kernel = load_source(source).kernel
+    gpu, cpu = both(kernel, boundary=boundary, cval=cval)
+    same(gpu(x), cpu(x))
+
+
+def test_several_inputs_outputs_scalars_and_weights():
+    def flux(u, v, w, k):
+        acc = 0.0
+        for i in range(-1, 2):
+            acc += w[i + 1] * u[i, 0]
+        return acc * k + v[0, 1], u[0, 0] - v[0, -1]
+
+    gpu, cpu = both(flux, boundary="nearest", standard_indexing=["w"])
+    u = rng.normal(size=(3, 5, 6)).astype(np.float32)
+    v = rng.normal(size=(5, 6)).astype(np.float32)          # broadcast over the stack
+    w = np.array([0.25, 0.5, 0.25])
+    k = np.array([1.0, 2.0, -1.0])                          # one scalar per image
+    for g, c in zip(gpu(u, v, w, k), cpu(u, v, w, k)):
+        same(g, c)
+
+
+def test_out_and_device_arrays_stay_on_the_device():
+    from numba import cuda
+
+    gpu, cpu = both(smooth, boundary="wrap")
+    x = rng.integers(0, 100, (5, 8)).astype(np.int16)
+    expected = cpu(x)
+    out = np.empty_like(expected)
+    assert gpu(x, out=out) is out
+    same(out, expected)
+    on_device = gpu(cuda.to_device(x))
+    assert hasattr(on_device, "copy_to_host")
+    same(on_device.copy_to_host(), expected)
+    device_out = cuda.device_array(x.shape, expected.dtype)
+    gpu(cuda.to_device(x), out=device_out)
+    same(device_out.copy_to_host(), expected)
+
+
+def test_empty_and_tiny_arrays():
+    gpu, cpu = both(smooth, boundary="mirror")
+    for shape in [(0, 4), (1, 1), (2, 0, 3), (1, 3)]:
+        x = np.ones(shape, np.float64)
+        same(gpu(x), cpu(x))
+
+
+def test_device_arrays_need_the_cuda_target():
+    from numba import cuda
+    with pytest.raises(TypeError, match="GPU arrays need a kernel compiled with target='cuda'"):
+        stencil_ufunc(smooth)(cuda.to_device(np.ones((4, 4))))
+
+
+@pytest.mark.parametrize("body, words, hint", [
+    ("return np.median(x[-1:2, -1:2])", "a relative window", "one by one"),
+    ("return np.sqrt(x[0, 0])", "np.sqrt has no CUDA implementation", "math.sqrt"),
+])
+def test_what_cannot_run_on_a_gpu_is_a_located_error(body, words, hint):
+    module = load_source(f"import numpy as np\n\ndef k(x):\n    {body}\n")
+    f = stencil_ufunc(target="cuda")(module.k)
+    with pytest.raises(StencilSyntaxError, match=words) as info:
+        f(np.ones((4, 4)))
+    assert (info.value.filename, info.value.lineno) == (module.__file__, 4)
+    assert hint in info.value.hint
