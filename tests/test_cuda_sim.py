@@ -129,3 +129,37 @@ def test_what_cannot_run_on_a_gpu_is_a_located_error(body, words, hint):
         f(np.ones((4, 4)))
     assert (info.value.filename, info.value.lineno) == (module.__file__, 4)
     assert hint in info.value.hint
+
+
+@pytest.mark.parametrize("chunks", [(1, 6, 7), (2, 3, 4)])
+def test_dask_arrays_on_the_cuda_target(chunks):
+    import dask.array as da
+
+    gpu, cpu = both(smooth, boundary="reflect")
+    stack = rng.integers(-128, 128, (2, 6, 7)).astype(np.int8)
+    # one thread: numba's simulator keeps its thread state per launching thread
+    result = gpu(da.from_array(stack, chunks=chunks)).compute(scheduler="synchronous")
+    same(result, cpu(stack))
+
+
+# --- CuPy (needs a real GPU: CuPy has no simulator) ---------------------------------------------
+
+def test_cupy_in_cupy_out():
+    cupy = pytest.importorskip("cupy")
+    gpu, cpu = both(smooth, boundary="nearest")
+    x = rng.normal(size=(3, 16, 20)).astype(np.float32)
+    result = gpu(cupy.asarray(x))
+    assert isinstance(result, cupy.ndarray)
+    same(cupy.asnumpy(result), cpu(x))
+
+
+def test_dask_of_cupy_chunks_stays_on_the_device():
+    cupy = pytest.importorskip("cupy")
+    import dask.array as da
+
+    gpu, cpu = both(smooth, boundary="wrap")
+    x = rng.normal(size=(2, 40, 50))
+    lazy = da.from_array(cupy.asarray(x), chunks=(1, 20, 25), asarray=False)
+    result = gpu(lazy)
+    assert isinstance(result._meta, cupy.ndarray)
+    same(cupy.asnumpy(result.compute()), cpu(x))

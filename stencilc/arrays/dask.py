@@ -88,8 +88,11 @@ def _align_loop_chunks(arrays, core_ndims):
     return aligned
 
 
-def _meta(out_dtypes):
-    metas = tuple(np.empty((0,), dt) for dt in out_dtypes)
+def _meta(out_dtypes, like):
+    """Empty arrays of the output dtypes, of the kind of array ``like``'s chunks are (NumPy, or
+    CuPy for a Dask array of CuPy chunks), so Dask knows what the blocks will hold."""
+    from dask.array.utils import meta_from_array
+    metas = tuple(meta_from_array(like, ndim=1, dtype=dt) for dt in out_dtypes)
     return metas if len(metas) > 1 else metas[0]
 
 
@@ -99,7 +102,9 @@ def _one_chunk(f: "StencilUFunc", arrays, out_dtypes):
     # divides by zero on empty core dims (dask 2026.8).
     whole = [a.rechunk({a.ndim - 1 - k: -1 for k in range(argument.ndim)})
              for argument, a in zip(f.ir.arguments, arrays)]
-    return da.apply_gufunc(f, f.signature, *whole, meta=_meta(out_dtypes), vectorize=False)
+    like = next(a for a, arg in zip(whole, f.ir.arguments) if arg.role is Role.RELATIVE)
+    return da.apply_gufunc(f, f.signature, *whole, meta=_meta(out_dtypes, like),
+                           vectorize=False)
 
 
 def _overlapped(f: "StencilUFunc", arrays, relative, depth, out_dtypes):
@@ -135,7 +140,7 @@ def _overlapped(f: "StencilUFunc", arrays, relative, depth, out_dtypes):
     signature = ",".join(dims) + "->" + ",".join(["()"] * f.nout)
     block = _BlockKernel(local, tuple(a.role for a in f.ir.arguments),
                          tuple(a.ndim for a in f.ir.arguments), d)
-    results = da.apply_gufunc(block, signature, *pieces, meta=_meta(out_dtypes),
+    results = da.apply_gufunc(block, signature, *pieces, meta=_meta(out_dtypes, first),
                               vectorize=False)
     results = results if f.nout > 1 else (results,)
     finished = []
@@ -162,7 +167,7 @@ def _pad(a, pads, modes, cval):
             fill = cast_cval(cval, a.dtype, "the dtype of the array mode 'constant' pads")
             shape = a.shape[:axis] + (p,) + a.shape[axis + 1:]
             chunks = a.chunks[:axis] + ((p,),) + a.chunks[axis + 1:]
-            side = da.full(shape, fill, dtype=a.dtype, chunks=chunks)
+            side = da.full_like(a, fill, shape=shape, chunks=chunks)   # same chunk kind
             left, right = side, side
         else:
             rule = INDEX_RULES[mode]

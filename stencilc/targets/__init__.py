@@ -32,8 +32,12 @@ class Target(Protocol):
     description: str
     requires: str            # what must be installed, for error messages and `stencilc targets`
 
+    def installed(self) -> bool:
+        """Whether its packages are present: kernels can be decorated, compiled and inspected
+        (a GPU target's PTX needs no GPU)."""
+
     def available(self) -> bool:
-        """Whether the target can run here (its packages and devices are present)."""
+        """Whether the target can also run kernels here (its devices are present)."""
 
     def generate(self, ir: "StencilIR", options: "Options", arg_dtypes: DTypes,
                  env_note: str) -> "GeneratedModule":
@@ -85,8 +89,8 @@ def canonical_name(name: str) -> str:
         known = ", ".join(repr(n) for n in (*REGISTRY, *_ALIASES))
         raise ValueError(f"target={name!r} is not a registered target; choose one of {known}")
     target = REGISTRY[canonical]
-    if not target.available():
-        raise ValueError(f"target={name!r} is not available here: it needs {target.requires}")
+    if not target.installed():
+        raise ValueError(f"target={name!r} is not installed here: it needs {target.requires}")
     return canonical
 
 

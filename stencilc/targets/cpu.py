@@ -43,6 +43,9 @@ class CpuTarget:
     requires = "numba"
     parallel = False
 
+    def installed(self) -> bool:
+        return True
+
     def available(self) -> bool:
         return True
 

@@ -43,6 +43,13 @@ class CudaTarget:
     requires = "numba-cuda and an NVIDIA GPU (pip install 'stencilc[cuda]'; " \
                "NUMBA_ENABLE_CUDASIM=1 runs it in numba-cuda's CPU simulator)"
 
+    def installed(self) -> bool:
+        try:
+            from numba import cuda  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
     def available(self) -> bool:
         try:
             from numba import cuda
@@ -108,6 +115,10 @@ class CudaKernel:
         from numba import cuda
 
         ir = self.ir
+        if not CudaTarget().available():
+            raise RuntimeError(f"{ir.name}: no CUDA GPU here to run a target='cuda' kernel (it "
+                               "compiles and f.inspect_asm() shows its PTX; NUMBA_ENABLE_CUDASIM=1 "
+                               "runs it in numba-cuda's simulator)")
         count = len(ir.arguments)
         args, fills = list(arrays[:count]), list(arrays[count:])
         device = any(is_device_array(a) for a in args) or \
