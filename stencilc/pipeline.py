@@ -26,6 +26,7 @@ from .errors import StencilInternalError, StencilTypingError
 from .frontend import parse_kernel
 from .ir import StencilIR
 from .passes import shape_needs, simplify
+from .progress import compile_notice
 
 if TYPE_CHECKING:  # pragma: no cover
     from .options import Options
@@ -72,6 +73,13 @@ def generate(ir: StencilIR, options: Options, target: Target, arg_dtypes: DTypes
 def build(ir: StencilIR, options: Options, target: Target, arg_dtypes: DTypes,
           out_dtypes: DTypes | None) -> Specialization:
     """Compile ``ir`` for ``arg_dtypes``; ``out_dtypes`` None means: apply ``out_dtype``."""
+    with compile_notice(f"kernel {ir.name!r} for {names(arg_dtypes)} on target "
+                        f"{target.name!r}"):
+        return _build(ir, options, target, arg_dtypes, out_dtypes)
+
+
+def _build(ir: StencilIR, options: Options, target: Target, arg_dtypes: DTypes,
+           out_dtypes: DTypes | None) -> Specialization:
     generated = generate(ir, options, target, arg_dtypes)
     if not options.cache:
         return _compile(ir, options, target, generated, arg_dtypes, out_dtypes, on_disk=False)
@@ -88,7 +96,7 @@ def build(ir: StencilIR, options: Options, target: Target, arg_dtypes: DTypes,
             warnings.warn(f"stencilc: the cache entry for {ir.name!r} {names(arg_dtypes)} "
                           f"could not be used ({from_disk.__cause__!r}); "
                           "compiled it in memory and removed the entry", RuntimeWarning,
-                          stacklevel=5)
+                          stacklevel=6)
             return spec
 
 

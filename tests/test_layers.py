@@ -19,7 +19,7 @@ LAYERS = {
     "cache": 4, "codegen": 4,
     "runtime": 5, "passes": 5, "frontend": 5,
     "ir": 6, "folding": 6, "dtypes": 6, "signature": 6,
-    "boundary": 7, "errors": 7, "_version": 7,
+    "boundary": 7, "errors": 7, "progress": 7, "_version": 7,
 }
 
 

@@ -216,3 +216,18 @@ def test_boolean_cval_for_boolean_images(xp, boundary, cval):
     result = np.asarray(f(xp(x)))
     assert result.dtype == np.bool_
     np.testing.assert_array_equal(result, expected)
+
+
+def test_a_long_compile_says_what_it_is_compiling(monkeypatch, caplog):
+    """One line on the stencilc logger once a compile passes the threshold (2 s by default;
+    0 here), naming the kernel, the dtypes and the target."""
+    from stencilc import progress
+
+    monkeypatch.setattr(progress, "SLOW_COMPILE_SECONDS", 0.0)
+    kernel = load_source("def slow(x):\n    return x[-1] + x[1]\n").slow
+    f = stencil_ufunc(boundary="wrap", cache=False)(kernel)
+    with caplog.at_level("WARNING", logger="stencilc"):
+        np.testing.assert_array_equal(f(np.arange(4.0)), [4.0, 2.0, 4.0, 2.0])
+    lines = [r.getMessage() for r in caplog.records if r.name == "stencilc"]
+    assert len(lines) == 1
+    assert lines[0].startswith("stencilc: compiling kernel 'slow' for (float64) on target 'cpu'")

@@ -27,6 +27,7 @@ from ..codegen.common import GeneratedModule
 from ..codegen.cpu import CpuOptions, generate_cpu
 from ..dtypes import DTypes, names
 from ..ir import StencilIR
+from ..progress import compile_notice
 
 
 def numba_type(dtype: np.dtype, ndim: int):
@@ -136,7 +137,9 @@ class _ParallelKernel:
     def _build(self, path: str) -> _Gufunc:
         build = self._builders[path]
         try:
-            return build()
+            with compile_notice(f"kernel {self.ir.name!r} for the parallel target's "
+                                f"{path!r} path"):
+                return build()
         except Exception as exc:   # noqa: BLE001 - a damaged cache entry: compile in memory
             if not build.keywords["cache"]:
                 raise

@@ -1,0 +1,99 @@
+"""Compile time, measured in one run (issue 14's baseline and goals):
+
+* cold disk cache: the first call of a k x k weighted window (k = 3, 5, 7, 10; weights a
+  global table, so every tap is unrolled), on a NumPy image, then the first call on a chunked
+  Dask array of it (which compiles the boundary=None twin), for the ``cpu`` and ``parallel``
+  targets; each case in a fresh interpreter with an empty cache folder;
+* warm cache: the same first NumPy call again in a new process (the cache filled), against the
+  numba floor (import numba, load one trivial cached function) from benchmarks/first_call.py.
+
+Writes docs/bench-compile-time.json.
+
+    python benchmarks/compile_time.py [--sizes 3 5 7 10]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from first_call import NUMBA_FLOOR, PRELUDE, run  # noqa: E402
+
+CASE = PRELUDE + """
+from stencilc import stencil_ufunc
+W = np.arange({k} * {k}, dtype=np.float32).reshape({k}, {k}) / {k}**2
+
+@stencil_ufunc(boundary="nearest", target="{target}")
+def window(x):
+    acc = np.float32(0)
+    for i in range({lo}, {hi}):
+        for j in range({lo}, {hi}):
+            acc += W[i - ({lo}), j - ({lo})] * x[i, j]
+    return acc
+
+x = np.random.default_rng(0).random((512, 512)).astype(np.float32)
+{preimport}
+t0 = time.perf_counter()
+window(x)
+t1 = time.perf_counter()
+{dask}
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1, t1 - start)
+"""
+DASK_CALL = "window(da.from_array(x, chunks=(256, 256))).compute()"
+# dask is imported (untimed) only where it is used: its import alone (~0.9 s) would hide the
+# warm first call, which the floor is measured against
+DASK_IMPORT = "import dask.array as da"
+
+
+def case_script(k: int, target: str, dask: bool) -> str:
+    lo = -(k // 2)
+    return CASE.format(k=k, lo=lo, hi=lo + k, target=target, dask=DASK_CALL if dask else "",
+                       preimport=DASK_IMPORT if dask else "")
+
+
+def run_all(script: str, folder: Path, env: dict, name: str) -> list[float]:
+    path = folder / f"{name}.py"
+    path.write_text(script)
+    import subprocess
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, env=env,
+                          check=True)
+    return [float(v) for v in done.stdout.split()[-3:]]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[3, 5, 7, 10])
+    args = parser.parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for k in args.sizes:
+            for target in ("cpu", "parallel"):
+                name = f"window{k}_{target}"
+                env = dict(os.environ, STENCILC_CACHE_DIR=str(folder / f"cache_{name}"))
+                numpy_s, dask_s, _ = run_all(case_script(k, target, True), folder, env, name)
+                _, _, warm_s = run_all(case_script(k, target, False), folder, env, name)
+                results.append({"taps": k * k, "window": f"{k}x{k}", "target": target,
+                                "cold_first_numpy_call_s": numpy_s,
+                                "then_first_dask_call_s": dask_s,
+                                "warm_first_call_in_new_process_s": warm_s})
+                print(f"{k}x{k} {target:<8} cold numpy {numpy_s:6.2f} s, then dask "
+                      f"{dask_s:6.2f} s; warm new process {warm_s:5.2f} s", flush=True)
+        env = dict(os.environ)
+        run(NUMBA_FLOOR, folder, env, "floor")
+        floor = run(NUMBA_FLOOR, folder, env, "floor")
+    print(f"numba floor (import numba, load one cached function): {floor:.2f} s")
+    figures = {"machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores",
+               "cases": results, "numba_floor_s": floor}
+    Path(__file__).resolve().parents[1].joinpath("docs", "bench-compile-time.json").write_text(
+        json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
