@@ -2,8 +2,7 @@
 
 * cold disk cache: the first call of a k x k weighted window (k = 3, 5, 7, 10; weights a
   global table, so every tap is unrolled), on a NumPy image, then the first call on a chunked
-  Dask array of it (which compiles the boundary=None twin), for the ``cpu`` and ``parallel``
-  targets; each case in a fresh interpreter with an empty cache folder;
+  Dask array of it, for the ``cpu`` and ``parallel`` targets; each case in a fresh interpreter with an empty cache folder;
 * warm cache: the same first NumPy call again in a new process (the cache filled), against the
   numba floor (import numba, load one trivial cached function) from benchmarks/first_call.py.
 

@@ -10,7 +10,6 @@ import functools
 import inspect
 import threading
 import types
-from dataclasses import replace
 from typing import Any, Callable
 
 import numpy as np
@@ -47,7 +46,6 @@ class StencilUFunc:
             except StencilNameError:
                 pass   # a global bound after the decorator: understood on first use instead
         self.compile_count = 0   # specializations compiled by this object (tests count these)
-        self._borderless_twin: StencilUFunc | None = None
         for entry in eager_types:
             arg_dtypes, out_dtypes = _eager_dtypes(entry, self.nin, self.nout)
             self.compile(*arg_dtypes, out_dtypes=out_dtypes)
@@ -138,19 +136,6 @@ class StencilUFunc:
                             f"got {len(dtypes)}")
         return tuple(native_dtype(np.dtype(d), self.__name__, what(self, k))
                      for k, d in enumerate(dtypes))
-
-    def without_boundary(self) -> "StencilUFunc":
-        """This kernel with ``boundary=None`` on every axis (what each padded Dask block runs),
-        built from the same IR: the kernel is not parsed again. It keeps ``cval`` where some
-        axis fills with it."""
-        ir = self.ir
-        fills = None in per_axis(self.boundary, ir.ndim)
-        with self._lock:
-            if self._borderless_twin is None:
-                self._borderless_twin = StencilUFunc(
-                    self.py_func, replace(self.options, boundary=None,
-                                          cval=self.options.cval if fills else 0), ir=ir)
-            return self._borderless_twin
 
     # --- inspecting each stage -------------------------------------------------------------
 

@@ -190,10 +190,18 @@ def test_every_array_kind_on_every_target_gives_scipys_numbers(target, xp, bound
     np.testing.assert_allclose(result, expected, rtol=1e-6)
 
 
-def test_the_boundary_free_twin_reuses_the_parsed_ir():
-    f = stencil_ufunc(boundary="wrap")(WEIGHTED.blur)
-    twin = f.without_boundary()
-    assert twin.ir is f.ir and twin.boundary is None and f.without_boundary() is twin
+@pytest.mark.parametrize("boundary", ["wrap", "constant", ("nearest", None)], ids=str)
+def test_chunked_dask_runs_the_kernel_already_compiled(boundary):
+    """No second kernel for Dask: padded blocks run the specialization the NumPy call built
+    (what its boundary rule makes of the blocks' own edges is trimmed away)."""
+    import dask.array as da
+
+    f = stencil_ufunc(boundary=boundary, cval=3)(WEIGHTED.blur)
+    x = np.random.default_rng(4).random((12, 13)).astype(np.float32)
+    expected = f(x)
+    assert f.compile_count == 1
+    np.testing.assert_array_equal(f(da.from_array(x, chunks=(5, 4))).compute(), expected)
+    assert f.compile_count == 1
 
 
 BOOLEAN = load_source("""

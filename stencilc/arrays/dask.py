@@ -5,9 +5,11 @@
 * Core dimensions chunked: each stencil input is padded along its core axes with the
   boundary rule (the same index functions the compiled kernels use, so ``mirror`` works too),
   overlapped by the neighbourhood depth with ``dask.array.overlap`` (``boundary="none"``),
-  computed block by block with the ``boundary=None`` version of the kernel, trimmed with
-  ``trim_internal`` and stripped of the padding. Every output point is then computed from
-  exactly the values the NumPy path reads.
+  computed block by block with the same compiled kernel, trimmed with ``trim_internal`` and
+  stripped of the padding. Every kept output point lies at least the neighbourhood's depth
+  inside its block, so the kernel computes it on its interior path from exactly the values the
+  NumPy path reads; what the kernel's boundary rule makes of the block's own edges is trimmed
+  away. No second kernel is compiled for Dask.
 """
 from __future__ import annotations
 
@@ -113,14 +115,13 @@ def _overlapped(f: "StencilUFunc", arrays, relative, depth, out_dtypes):
 
     d = f.ir.ndim
     modes = per_axis(f.boundary, d)
-    # Axes with a rule are padded with it; None axes are not, and the boundary=None kernel
-    # fills their ends. A None axis in one chunk needs no halo: its block holds the whole
-    # axis (and dask refuses a halo longer than the axis).
+    # Axes with a rule are padded with it; None axes are not, and the kernel fills their
+    # ends. A None axis in one chunk needs no halo: its block holds the whole axis (and dask
+    # refuses a halo longer than the axis).
     pads = [dp if mode is not None else 0 for dp, mode in zip(depth, modes)]
     first = arrays[relative[0]]
     depth = [0 if mode is None and len(first.chunks[first.ndim - d + ax]) == 1 else dp
              for ax, (dp, mode) in enumerate(zip(depth, modes))]
-    local = f.without_boundary() if any(pads) else f
     pieces, dims = [], []
     for k, (argument, a) in enumerate(zip(f.ir.arguments, arrays)):
         if argument.role is Role.RELATIVE:
@@ -138,7 +139,7 @@ def _overlapped(f: "StencilUFunc", arrays, relative, depth, out_dtypes):
             dims.append("(" + ",".join(argument.core_dims) + ")")
         pieces.append(a)
     signature = ",".join(dims) + "->" + ",".join(["()"] * f.nout)
-    block = _BlockKernel(local, tuple(a.role for a in f.ir.arguments),
+    block = _BlockKernel(f, tuple(a.role for a in f.ir.arguments),
                          tuple(a.ndim for a in f.ir.arguments), d)
     results = da.apply_gufunc(block, signature, *pieces, meta=_meta(out_dtypes, first),
                               vectorize=False)
