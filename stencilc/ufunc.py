@@ -10,6 +10,7 @@ import functools
 import inspect
 import threading
 import types
+from dataclasses import replace
 from typing import Any, Callable
 
 import numpy as np
@@ -45,6 +46,7 @@ class StencilUFunc:
                 self._ir = self._understand()
             except StencilNameError:
                 pass   # a global bound after the decorator: understood on first use instead
+        self._borderless_twin: StencilUFunc | None = None
         self.compile_count = 0   # specializations compiled by this object (tests count these)
         for entry in eager_types:
             arg_dtypes, out_dtypes = _eager_dtypes(entry, self.nin, self.nout)
@@ -136,6 +138,19 @@ class StencilUFunc:
                             f"got {len(dtypes)}")
         return tuple(native_dtype(np.dtype(d), self.__name__, what(self, k))
                      for k, d in enumerate(dtypes))
+
+    def without_boundary(self) -> "StencilUFunc":
+        """This kernel with ``boundary=None`` on every axis, built from the same IR (not parsed
+        again): what padded Dask blocks run where an axis pads with ``cval``. It keeps ``cval``
+        where some axis fills with it."""
+        ir = self.ir
+        fills = None in per_axis(self.boundary, ir.ndim)
+        with self._lock:
+            if self._borderless_twin is None:
+                self._borderless_twin = StencilUFunc(
+                    self.py_func, replace(self.options, boundary=None,
+                                          cval=self.options.cval if fills else 0), ir=ir)
+            return self._borderless_twin
 
     # --- inspecting each stage -------------------------------------------------------------
 

@@ -9,7 +9,10 @@
   stripped of the padding. Every kept output point lies at least the neighbourhood's depth
   inside its block, so the kernel computes it on its interior path from exactly the values the
   NumPy path reads; what the kernel's boundary rule makes of the block's own edges is trimmed
-  away. No second kernel is compiled for Dask.
+  away, so no second kernel is compiled. Except where an axis pads with ``cval``: computing on
+  pad cells there would do arithmetic on ``cval`` itself (``inf - 4 * inf``) and raise
+  floating-point warnings for values nobody sees, so those blocks run the ``boundary=None``
+  version of the kernel (:meth:`StencilUFunc.without_boundary`), which fills them instead.
 """
 from __future__ import annotations
 
@@ -122,6 +125,8 @@ def _overlapped(f: "StencilUFunc", arrays, relative, depth, out_dtypes):
     first = arrays[relative[0]]
     depth = [0 if mode is None and len(first.chunks[first.ndim - d + ax]) == 1 else dp
              for ax, (dp, mode) in enumerate(zip(depth, modes))]
+    pads_cval = any(p and mode == "constant" for p, mode in zip(pads, modes))
+    local = f.without_boundary() if pads_cval else f
     pieces, dims = [], []
     for k, (argument, a) in enumerate(zip(f.ir.arguments, arrays)):
         if argument.role is Role.RELATIVE:
@@ -139,7 +144,7 @@ def _overlapped(f: "StencilUFunc", arrays, relative, depth, out_dtypes):
             dims.append("(" + ",".join(argument.core_dims) + ")")
         pieces.append(a)
     signature = ",".join(dims) + "->" + ",".join(["()"] * f.nout)
-    block = _BlockKernel(f, tuple(a.role for a in f.ir.arguments),
+    block = _BlockKernel(local, tuple(a.role for a in f.ir.arguments),
                          tuple(a.ndim for a in f.ir.arguments), d)
     results = da.apply_gufunc(block, signature, *pieces, meta=_meta(out_dtypes, first),
                               vectorize=False)
