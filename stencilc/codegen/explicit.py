@@ -60,9 +60,10 @@ def _conversion_type(node: ast.Call) -> types.Type | None:
     if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
             and func.value.id == f"{P}np" and isinstance(getattr(np, func.attr, None), type):
         try:
-            return numba.from_dtype(np.dtype(getattr(np, func.attr)))
-        except (TypeError, NotImplementedError):
+            dtype = np.dtype(getattr(np, func.attr))
+        except TypeError:            # a NumPy class that is no scalar type (np.ndarray)
             return None
+        return numba.from_dtype(dtype) if dtype.kind in "biufc" else None
     return None
 
 
