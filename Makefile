@@ -15,7 +15,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,bench,xarray,distributed,cuda]"
+	$(PY) -m pip install --quiet -e ".[all]"
 	touch $(STAMP)
 
 test: test-suite test-boundscheck test-cudasim

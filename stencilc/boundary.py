@@ -83,9 +83,39 @@ LOOKALIKES = {"edge": "nearest", "symmetric": "reflect", "periodic": "wrap",
               "circular": "wrap", "replicate": "nearest"}
 
 
+class NamedModes(tuple):
+    """``boundary={"lat": "nearest", "lon": "wrap"}``: one mode per core dimension, by name.
+    Stored as sorted ``(name, mode)`` pairs (hashable); :meth:`resolve` turns it into one mode
+    per core axis once a call says which dimension each axis is."""
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+    def resolve(self, dims: tuple[str, ...], kernel: str, source: str) -> tuple[str | None, ...]:
+        named = dict(self)
+        unknown = [name for name in named if name not in dims]
+        missing = [name for name in dims if name not in named]
+        if unknown or missing:
+            raise ValueError(
+                f"{kernel}: boundary={named!r} names the dimensions {sorted(named)}, but "
+                f"{source} {tuple(dims)}; give one mode for each of them (with xarray, pass "
+                "dims=...; with arrays, name the core dimensions in signature=)")
+        return tuple(named[name] for name in dims)
+
+
 def normalize_boundary(boundary):
-    """Validate a ``boundary=`` option: a mode name or None, or a tuple/list of them (one per
-    core axis, checked against the kernel by :func:`per_axis`). Returns canonical names."""
+    """Validate a ``boundary=`` option: a mode name or None, a tuple/list of them (one per
+    core axis, checked against the kernel by :func:`per_axis`), or a dict of them keyed by
+    dimension name (:class:`NamedModes`). Returns canonical names."""
+    if isinstance(boundary, dict):
+        if not boundary:
+            raise ValueError("boundary={} names no mode; give one mode per dimension name")
+        for name in boundary:
+            if not isinstance(name, str):
+                raise TypeError(f"boundary dict keys must be dimension names (str), "
+                                f"not {type(name).__name__}")
+        return NamedModes(sorted((name, _normalize_mode(m, f"boundary[{name!r}]"))
+                                 for name, m in boundary.items()))
     if isinstance(boundary, (tuple, list)):
         if not boundary:
             raise ValueError("boundary=() names no mode; give one mode, or one per core axis")
@@ -115,7 +145,10 @@ def _normalize_mode(boundary, where: str) -> str | None:
 
 
 def per_axis(boundary, ndim: int) -> tuple[str | None, ...]:
-    """The normalized ``boundary`` option as one mode per core axis."""
+    """The normalized ``boundary`` option as one mode per core axis (not for
+    :class:`NamedModes`, which :meth:`NamedModes.resolve` turns into such a tuple)."""
+    if isinstance(boundary, NamedModes):
+        raise TypeError("a boundary keyed by dimension name needs the call's dimension names")
     if not isinstance(boundary, tuple):
         return (boundary,) * ndim
     if len(boundary) != ndim:

@@ -11,13 +11,13 @@ import inspect
 import threading
 import types
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from . import arrays, pipeline, targets
 from .arrays.checks import what
-from .boundary import per_axis
+from .boundary import NamedModes, per_axis
 from .dtypes import DTypes, native_dtype
 from .errors import StencilNameError
 from .ir import StencilIR
@@ -47,6 +47,7 @@ class StencilUFunc:
             except StencilNameError:
                 pass   # a global bound after the decorator: understood on first use instead
         self._borderless_twin: StencilUFunc | None = None
+        self._by_dims: dict[tuple, StencilUFunc] = {}   # named boundary -> per-axis variants
         self.compile_count = 0   # specializations compiled by this object (tests count these)
         for entry in eager_types:
             arg_dtypes, out_dtypes = _eager_dtypes(entry, self.nin, self.nout)
@@ -67,7 +68,8 @@ class StencilUFunc:
 
     def _understand(self) -> StencilIR:
         ir = pipeline.understand(self.py_func, self.options)
-        per_axis(self.options.boundary, ir.ndim)   # one mode per core axis, if a tuple
+        if not isinstance(self.options.boundary, NamedModes):
+            per_axis(self.options.boundary, ir.ndim)   # one mode per core axis, if a tuple
         return ir
 
     @property
@@ -87,8 +89,9 @@ class StencilUFunc:
         return self.options.target
 
     @property
-    def boundary(self) -> str | None | tuple[str | None, ...]:
-        return self.options.boundary
+    def boundary(self) -> str | None | tuple[str | None, ...] | dict[str, str | None]:
+        b = self.options.boundary
+        return dict(b) if isinstance(b, NamedModes) else b
 
     @property
     def neighborhood(self) -> tuple[tuple[int, int], ...]:
@@ -113,8 +116,29 @@ class StencilUFunc:
 
     # --- compiling -------------------------------------------------------------------------
 
+    def for_dims(self, dims: tuple[str, ...] | None = None) -> "StencilUFunc":
+        """The kernel to run when its core axes are the dimensions ``dims`` (default: the
+        signature's names): itself, unless ``boundary`` is keyed by dimension name, then the
+        same kernel (same IR) with one mode per axis in that order."""
+        named = self.options.boundary
+        if not isinstance(named, NamedModes):
+            return self
+        source = "this call's core dimensions are" if dims is not None else \
+            f"the signature {self.signature} names its core dimensions"
+        dims = tuple(dims) if dims is not None else self.ir.layout.outputs[0]
+        modes = named.resolve(dims, self.__name__, source)
+        with self._lock:
+            variant = self._by_dims.get(modes)
+            if variant is None:
+                variant = StencilUFunc(self.py_func, replace(self.options, boundary=modes),
+                                       ir=self.ir)
+                self._by_dims[modes] = variant
+        return variant
+
     def compile(self, *dtypes, out_dtypes=None) -> pipeline.Specialization:
         """Compile (or fetch) the specialization for one dtype per argument."""
+        if isinstance(self.options.boundary, NamedModes):
+            return self.for_dims().compile(*dtypes, out_dtypes=out_dtypes)
         arg_dtypes = self._arg_dtypes(dtypes)
         wanted = None if out_dtypes is None else tuple(np.dtype(d) for d in out_dtypes)
         key = (arg_dtypes, wanted)
@@ -166,7 +190,8 @@ class StencilUFunc:
                 raise ValueError(f"{self.__name__} has no specialization yet; pass the argument "
                                  "dtypes, e.g. inspect_source('float64')")
             return next(iter(self._specializations.values())).source
-        return pipeline.generate(self.ir, self.options, self._target,
+        concrete = self.for_dims()
+        return pipeline.generate(concrete.ir, concrete.options, concrete._target,
                                  self._arg_dtypes(dtypes)).source
 
     def inspect_llvm(self, *dtypes) -> str:
@@ -180,14 +205,23 @@ class StencilUFunc:
 
     # --- calling ---------------------------------------------------------------------------
 
-    def __call__(self, *args: Any, out=None, **kwargs: Any):
+    def __call__(self, *args: Any, out=None, axes: list | None = None, axis: int | None = None,
+                 dims: Sequence[str] | None = None, **kwargs: Any):
+        """Apply the kernel: ``f(*arrays, out=None, axes=None, axis=None, dims=None)``.
+
+        ``axes``/``axis`` pick each operand's core axes as for NumPy's gufuncs (e.g.
+        ``axes=[(1, 2), (1, 2)]`` runs on (H, W) of an (N, H, W, C) stack); ``dims`` names
+        them for xarray inputs (default: their last dimensions). NumPy, Dask, GPU and xarray
+        inputs give results of the same kind.
+        """
         if kwargs:
             name = next(iter(kwargs))
             raise TypeError(f"{self.__name__}() got an unexpected keyword argument {name!r}")
         if len(args) != self.nin:
             raise TypeError(f"{self.__name__}() takes {self.nin} positional argument"
                             f"{'s' if self.nin != 1 else ''} but {len(args)} were given")
-        return arrays.adapter_for(args).call(self, args, out)
+        return arrays.adapter_for(args).call_with(self, args, out, axes=axes, axis=axis,
+                                                  dims=dims)
 
     # --- pickling: the function, its IR and the options; recompiles on load -----------------
 

@@ -163,3 +163,13 @@ def test_dask_of_cupy_chunks_stays_on_the_device():
     result = gpu(lazy)
     assert isinstance(result._meta, cupy.ndarray)
     same(cupy.asnumpy(result.compute()), cpu(x))
+
+
+def test_axes_on_the_cuda_target():
+    gpu, cpu = both(smooth, boundary="nearest")
+    rgb = rng.integers(0, 255, size=(2, 9, 11, 3)).astype(np.uint8)
+    axes = [(1, 2), (1, 2)]
+    same(gpu(rgb, axes=axes), cpu(rgb, axes=axes))
+    from numba import cuda
+    with pytest.raises(TypeError, match="axes= needs arrays that can move their axes"):
+        gpu(cuda.to_device(rgb), axes=axes)

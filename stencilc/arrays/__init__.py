@@ -19,9 +19,44 @@ class ArrayAdapter(Protocol):
     def owns(self, args: Sequence[Any]) -> bool:
         """Whether this adapter runs a call with these arguments."""
 
-    def call(self, f: "StencilUFunc", args: Sequence[Any], out: Any) -> Any:
-        """``f(*args, out=out)`` for arguments this adapter owns."""
+    def call_with(self, f: "StencilUFunc", args: Sequence[Any], out: Any, *, axes: Any,
+                  axis: Any, dims: Any) -> Any:
+        """``f(*args, out=out, axes=axes, axis=axis, dims=dims)`` for arguments this adapter
+        owns."""
 
+
+class PositionalAdapter:
+    """Base of the adapters for arrays whose axes are known by position (NumPy, Dask, GPU):
+    ``axes``/``axis`` move the core axes last around :meth:`call`, which sees core axes last
+    and a kernel whose boundary is per axis. Subclasses define ``name``, ``owns`` and
+    ``call``."""
+
+    name = "positional"
+
+    def call(self, f: "StencilUFunc", args: Sequence[Any], out: Any) -> Any:
+        raise NotImplementedError
+
+    def call_with(self, f: "StencilUFunc", args: Sequence[Any], out: Any, *, axes: Any = None,
+                  axis: Any = None, dims: Any = None) -> Any:
+        if dims is not None:
+            kinds = sorted({type(a).__name__ for a in args if hasattr(a, "ndim")}) or ["scalar"]
+            raise TypeError(f"{f.__name__}: dims= names xarray dimensions, but the arguments "
+                            f"are {', '.join(kinds)}; use axes= to pick core axes by position")
+        f = f.for_dims()
+        core = resolve_axes(f, args, _outs(out), axes, axis)
+        if core is None:
+            return self.call(f, args, out)
+        return call_on_axes(lambda moved, moved_out: self.call(f, moved, moved_out),
+                            f, args, out, core)
+
+
+def _outs(out: Any) -> tuple | None:
+    if out is None:
+        return None
+    return tuple(out) if isinstance(out, tuple) else (out,)
+
+
+from ..axes import call_on_axes, resolve as resolve_axes  # noqa: E402
 
 ADAPTERS: list[ArrayAdapter] = []
 
@@ -44,7 +79,9 @@ def adapter_for(args: Sequence[Any]) -> ArrayAdapter:
 from .cuda import CudaArrayAdapter  # noqa: E402  (the built-in entries)
 from .dask import DaskAdapter  # noqa: E402
 from .numpy import NumpyAdapter  # noqa: E402
+from .xarray import XarrayAdapter  # noqa: E402
 
 register(NumpyAdapter())
 register(DaskAdapter())
 register(CudaArrayAdapter())
+register(XarrayAdapter(), before="dask")   # a DataArray may hold Dask or GPU arrays

@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from ..dtypes import native_dtype
 from ..targets.cuda import is_device_array
+from . import PositionalAdapter
 from .checks import check_core_ndims, what
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..ufunc import StencilUFunc
 
 
-class CudaArrayAdapter:
+class CudaArrayAdapter(PositionalAdapter):
     name = "cuda"
 
     def owns(self, args: Sequence[Any]) -> bool:

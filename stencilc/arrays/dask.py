@@ -23,6 +23,7 @@ import numpy as np
 
 from ..boundary import INDEX_RULES, cast_cval, per_axis
 from ..ir import Role
+from . import PositionalAdapter
 from .checks import check_core_ndims, to_native
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,7 +37,7 @@ def is_dask_array(value: Any) -> bool:
     return isinstance(value, da.Array)
 
 
-class DaskAdapter:
+class DaskAdapter(PositionalAdapter):
     name = "dask"
 
     def owns(self, args) -> bool:

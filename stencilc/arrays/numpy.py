@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from ..dtypes import native_dtype
+from . import PositionalAdapter
 from .checks import check_core_ndims, to_native
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..ufunc import StencilUFunc
 
 
-class NumpyAdapter:
+class NumpyAdapter(PositionalAdapter):
     name = "numpy"
 
     def owns(self, args: Sequence[Any]) -> bool:
