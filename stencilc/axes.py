@@ -108,11 +108,12 @@ def _from_end(a: Any, axes: tuple[int, ...], f: "StencilUFunc") -> Any:
 
 
 def _moveaxis(a, source, destination, f, position):
-    try:
+    # Only array kinds that implement NumPy's functions themselves: np.moveaxis would copy
+    # anything else (a numba device array) to the host, or fail.
+    if isinstance(a, np.ndarray) or hasattr(type(a), "__array_function__"):
         return np.moveaxis(a, source, destination)
-    except TypeError:   # an array kind without NumPy's array protocol (numba device arrays)
-        name = "an output" if position is None else f"operand {position}"
-        raise TypeError(
-            f"{f.__name__}: axes= needs arrays that can move their axes (NumPy, Dask, CuPy); "
-            f"{name} is a {type(a).__name__}. Move the axes yourself, or pass a CuPy array "
-            "(cupy.asarray(a) shares the device memory)") from None
+    name = "an output" if position is None else f"operand {position}"
+    raise TypeError(
+        f"{f.__name__}: axes= needs arrays that can move their axes (NumPy, Dask, CuPy); "
+        f"{name} is a {type(a).__name__}. Move the axes yourself, or pass a CuPy array "
+        "(cupy.asarray(a) shares the device memory)")
