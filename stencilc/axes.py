@@ -98,6 +98,8 @@ def call_on_axes(run: Callable[[Sequence[Any], Any], Any], f: "StencilUFunc",
 
 
 def _to_end(a: Any, axes: tuple[int, ...], f: "StencilUFunc", position: int) -> Any:
+    if not hasattr(a, "ndim"):   # nested lists and other array-likes
+        a = np.asarray(a)
     n = np.ndim(a)
     return _moveaxis(a, axes, tuple(range(n - len(axes), n)), f, position)
 
