@@ -1,0 +1,372 @@
+"""Folders of images as lazy Dask stacks, and stacks back to one file per image.
+
+``imread`` reads nothing but each file's header until the stack is computed, one chunk per
+file; ``imsave`` writes every image in parallel through Dask, all or nothing. Together with a
+stencil kernel they are the seed's pipeline::
+
+    from stencilc.image import imread, imsave
+    stack = imread("frames/*.png")            # (N, H, W) or (N, H, W, C), lazy
+    imsave(smooth(stack, axes=[(1, 2), (1, 2)]), "smoothed/")
+
+PNG and most formats are read with imageio's v3 API (Pillow underneath), TIFF with tifffile
+through imageio. Pillow reads and writes 16-bit colour PNGs as 8-bit (values lost), so those
+go through pypng, which keeps every PNG bit depth. Written files are PNG where PNG holds the dtype exactly (uint8 and uint16,
+grey or 2-4 channels), TIFF otherwise; a conversion that would lose values is refused, never
+done silently (docs/images.md).
+"""
+from __future__ import annotations
+
+import contextlib
+import glob as globbing
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+__all__ = ["imread", "imsave", "ImageFileError", "natural_sorted", "output_format"]
+
+#: extensions imsave writes, by format; PNG only for the dtypes it holds exactly
+PNG_EXTENSIONS = (".png",)
+TIFF_EXTENSIONS = (".tif", ".tiff")
+PNG_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
+
+#: imread's graph keys -> the file each reads, so imsave can refuse to write over its inputs
+_SOURCES: dict[str, str] = {}
+
+
+class ImageFileError(ValueError):
+    """An image file that cannot be read, or that does not fit the stack; ``path`` names it."""
+
+    def __init__(self, message: str, path: str | os.PathLike):
+        super().__init__(message)
+        self.path = os.fspath(path)
+
+    def __reduce__(self):   # raised on a dask.distributed worker, re-raised on the client
+        return type(self), (self.args[0], self.path)
+
+
+def natural_sorted(paths: Iterable[str]) -> list[str]:
+    """``paths`` with runs of digits compared as numbers: ``img2`` before ``img10``."""
+    def key(path: str):
+        return [int(part) if part.isdigit() else part.lower()
+                for part in re.split(r"(\d+)", os.fspath(path))]
+    return sorted((os.fspath(p) for p in paths), key=key)
+
+
+def _expand(files: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
+    if isinstance(files, (str, os.PathLike)):
+        pattern = os.fspath(files)
+        if os.path.isdir(pattern):
+            pattern = os.path.join(pattern, "*")
+        paths = [p for p in globbing.glob(pattern) if os.path.isfile(p)]
+        if not paths:
+            raise FileNotFoundError(f"no image files match {os.fspath(files)!r}")
+        return natural_sorted(paths)
+    paths = [os.fspath(p) for p in files]
+    if not paths:
+        raise ValueError("imread() needs at least one file")
+    for p in paths:
+        if not os.path.isfile(p):
+            raise FileNotFoundError(f"no such image file: {p!r}")
+    return paths
+
+
+def _reason(error: BaseException) -> str:
+    """A reader's error in one line (imageio appends plugin install hints on later lines)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _is_deep_colour_png(path: str) -> bool:
+    """A PNG with 16-bit samples and colour or alpha: what Pillow would narrow to 8 bits."""
+    with open(path, "rb") as file:
+        head = file.read(26)
+    return head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" \
+        and head[24] == 16 and head[25] in (2, 4, 6)
+
+
+def _deep_png(path: str, pixels: bool):
+    import png
+    reader = png.Reader(filename=path)
+    if not pixels:
+        reader.preamble()
+        return (reader.height, reader.width, reader.planes), np.dtype(np.uint16)
+    width, height, rows, info = reader.asDirect()
+    return np.vstack([np.asarray(row, np.uint16) for row in rows]).reshape(
+        height, width, info["planes"])
+
+
+def _properties(path: str) -> tuple[tuple[int, ...], np.dtype]:
+    import imageio.v3 as iio
+    try:
+        if _is_deep_colour_png(path):
+            return _deep_png(path, pixels=False)
+        props = iio.improps(path)
+    except Exception as error:   # noqa: BLE001 - every reader's own error, reported by file
+        raise ImageFileError(f"cannot read image {path!r}: {_reason(error)}", path) \
+            from error
+    return tuple(props.shape), np.dtype(props.dtype)
+
+
+def _read(path: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    import imageio.v3 as iio
+    try:
+        image = _deep_png(path, pixels=True) if _is_deep_colour_png(path) else \
+            np.asarray(iio.imread(path))
+    except Exception as error:   # noqa: BLE001
+        raise ImageFileError(f"cannot read image {path!r}: {_reason(error)}", path) \
+            from error
+    if image.shape != shape or image.dtype != dtype:
+        raise ImageFileError(f"image {path!r} changed since the stack was made: it is now "
+                             f"{image.shape} {image.dtype}, not {shape} {dtype}", path)
+    return image
+
+
+def imread(files: str | os.PathLike | Sequence[str | os.PathLike], *,
+           channel_axis: int = -1) -> Any:
+    """A lazy Dask stack of the images ``files`` names: a glob pattern, a directory (every
+    file in it), or a list of paths.
+
+    Files are sorted naturally (``img2`` before ``img10``; a list keeps its order) and become
+    axis 0, one chunk per file. Every file's shape and dtype are read from its header up front,
+    and an unreadable file, or one whose shape or dtype differs from the first, is an
+    :class:`ImageFileError` naming it. Colour images keep their channels on one axis:
+    ``channel_axis`` of the stack (default last: ``(N, H, W, C)``); grey images have none.
+    """
+    import dask
+    import dask.array as da
+    from dask.base import tokenize
+
+    paths = _expand(files)
+    shape, dtype = _properties(paths[0])
+    for path in paths[1:]:
+        other_shape, other_dtype = _properties(path)
+        if (other_shape, other_dtype) != (shape, dtype):
+            raise ImageFileError(
+                f"image {path!r} is {other_shape} {other_dtype}, but the first image "
+                f"{paths[0]!r} is {shape} {dtype}; a stack needs one shape and dtype (read "
+                "them separately, or convert them first)", path)
+    images = []
+    for path in paths:
+        stat = os.stat(path)
+        key = f"imread-{tokenize(os.path.abspath(path), stat.st_mtime_ns, stat.st_size)}"
+        _SOURCES[key] = os.path.realpath(path)
+        task = dask.delayed(_read, pure=True)(path, shape, dtype, dask_key_name=key)
+        images.append(da.from_delayed(task, shape, dtype=dtype))
+    stack = da.stack(images)
+    if len(shape) == 3 and channel_axis not in (-1, stack.ndim - 1):
+        stack = da.moveaxis(stack, -1, channel_axis)
+    return stack
+
+
+def output_format(path: str | os.PathLike, dtype: np.dtype, image_shape: tuple[int, ...]) -> str:
+    """``"png"`` or ``"tiff"``: the format ``path`` names, if it holds images of ``dtype`` and
+    ``image_shape`` without loss; otherwise a ``ValueError`` that says what to do."""
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    dtype = np.dtype(dtype)
+    if ext in TIFF_EXTENSIONS:
+        return "tiff"
+    if ext in PNG_EXTENSIONS:
+        channels = image_shape[2] if len(image_shape) == 3 else 1
+        if dtype not in PNG_DTYPES:
+            raise ValueError(f"PNG cannot hold {dtype} values: writing {os.fspath(path)!r} "
+                             "would convert them and lose values. Write TIFF (.tif) instead, "
+                             "or convert explicitly first (e.g. out_dtype=np.uint8, or "
+                             "np.clip(a, 0, 255).astype(np.uint8))")
+        if len(image_shape) not in (2, 3) or not 1 <= channels <= 4:
+            raise ValueError(f"PNG holds 2-D images with 1 to 4 channels, not shape "
+                             f"{image_shape} ({os.fspath(path)!r}); write TIFF (.tif) instead")
+        return "png"
+    raise ValueError(f"imsave writes PNG (.png) and TIFF (.tif, .tiff), not {ext or 'no'} "
+                     f"extension ({os.fspath(path)!r}); lossy formats such as JPEG are refused "
+                     "so that no value changes silently")
+
+
+def _default_extension(dtype: np.dtype, image_shape: tuple[int, ...]) -> str:
+    try:
+        output_format("x.png", dtype, image_shape)
+        return ".png"
+    except ValueError:
+        return ".tif"
+
+
+def _write(image: np.ndarray, path: str, kind: str) -> None:
+    image = np.asarray(image)
+    if kind == "tiff":
+        import tifffile
+        photometric = "rgb" if image.ndim == 3 and image.shape[2] in (3, 4) else "minisblack"
+        tifffile.imwrite(path, image, photometric=photometric)
+    elif image.dtype == np.uint16 and image.ndim == 3 and image.shape[2] > 1:
+        import png
+        height, width, planes = image.shape
+        writer = png.Writer(width, height, bitdepth=16, greyscale=planes <= 2,
+                            alpha=planes in (2, 4))
+        with open(path, "wb") as file:
+            writer.write(file, image.reshape(height, width * planes))
+    else:
+        import imageio.v3 as iio
+        iio.imwrite(path, image, extension=".png")
+
+
+def _write_block(block: np.ndarray, path: str, kind: str, channel_axis: int | None) -> str:
+    image = block[0]
+    if channel_axis is not None:
+        image = np.moveaxis(image, channel_axis, -1)
+    try:
+        _write(image, path, kind)
+    except BaseException:
+        if os.path.exists(path):
+            os.remove(path)
+        raise
+    return path
+
+
+def _output_paths(target: str, count: int, names: Sequence[str] | None, dtype: np.dtype,
+                  image_shape: tuple[int, ...]) -> list[str]:
+    if "{" in os.path.basename(target):
+        return [os.path.join(os.path.dirname(target), os.path.basename(target).format(k, index=k))
+                for k in range(count)]
+    if names is not None:
+        if len(names) != count:
+            raise ValueError(f"imsave: {len(names)} names for {count} images")
+        return [os.path.join(target, os.path.basename(os.fspath(n))) for n in names]
+    width = max(4, len(str(count - 1)))
+    extension = _default_extension(dtype, image_shape)
+    return [os.path.join(target, f"{k:0{width}d}{extension}") for k in range(count)]
+
+
+def _inputs_of(array: Any) -> set[str]:
+    graph = array.__dask_graph__()
+    found = set()
+    for key in graph.keys():
+        name = key[0] if isinstance(key, tuple) else key
+        if isinstance(name, str) and name in _SOURCES:
+            found.add(_SOURCES[name])
+    return found
+
+
+def _check_directory(directory: str) -> None:
+    try:
+        os.makedirs(directory, exist_ok=True)
+        probe = os.path.join(directory, f".stencilc-probe-{uuid.uuid4().hex}")
+        with open(probe, "wb"):
+            pass
+        os.remove(probe)
+    except OSError as error:
+        raise PermissionError(f"imsave: cannot write into {directory!r}: "
+                              f"{error.strerror or error}") from error
+
+
+def imsave(array: Any, target: str | os.PathLike, *, names: Sequence[str] | None = None,
+           overwrite: bool = False, progress: bool = True,
+           channel_axis: int | None = None) -> list[str]:
+    """Write each image of ``array`` (axis 0 counts images) to its own file; returns the paths.
+
+    ``target`` is a directory (files ``0000.png``, ``0001.png``, ... or ``names``) or a
+    pattern with a ``{}`` field (``"out/frame_{:04d}.tif"``). The dtype is kept: PNG where it
+    holds the dtype exactly (uint8, uint16), TIFF otherwise; a format that would change values
+    is a ``ValueError``. ``channel_axis`` says which axis of each image holds the channels, if
+    not the last. Images are computed and written in parallel through Dask (with a progress
+    bar unless ``progress=False``), each first to a temporary name in the same folder; only
+    when every image is written are they renamed into place, so a failure leaves nothing
+    behind. Existing files are refused unless ``overwrite=True``; a file that ``array`` was
+    read from (by :func:`imread`) is never written over.
+    """
+    import dask
+    import dask.array as da
+
+    if not hasattr(array, "ndim"):
+        array = np.asarray(array)
+    if array.ndim < 3:
+        raise ValueError(f"imsave: axis 0 counts the images, so the array needs at least 3 "
+                         f"dimensions, got shape {array.shape} (a single image: image[None])")
+    if not isinstance(array, da.Array):
+        array = da.from_array(np.asarray(array), chunks=(1,) + array.shape[1:])
+    dtype = np.dtype(array.dtype)
+    image_shape = tuple(array.shape[1:])
+    if channel_axis is not None:
+        written = list(image_shape)
+        written.append(written.pop(channel_axis))
+        image_shape = tuple(written)
+    target = os.fspath(target)
+    paths = _output_paths(target, array.shape[0], names, dtype, image_shape)
+    kinds = [output_format(p, dtype, image_shape) for p in paths]
+    sources = _inputs_of(array)
+    for path in paths:
+        if os.path.realpath(path) in sources:
+            raise ValueError(f"imsave: {path!r} is one of the files this stack is read from; "
+                             "write the results somewhere else")
+    if len(set(map(os.path.realpath, paths))) != len(paths):
+        raise ValueError("imsave: two images would be written to the same file")
+    existing = [p for p in paths if os.path.exists(p)]
+    if existing and not overwrite:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise FileExistsError(f"imsave: {existing[0]!r}{more} already exist(s); pass "
+                              "overwrite=True (--overwrite) to replace them")
+    for directory in sorted({os.path.dirname(os.path.abspath(p)) for p in paths}):
+        _check_directory(directory)
+    token = uuid.uuid4().hex[:12]
+    temporary = [os.path.join(os.path.dirname(p), f".{Path(p).stem}.{token}.partial"
+                              f"{Path(p).suffix}") for p in paths]
+    blocks = array.rechunk((1,) + tuple(-1 for _ in image_shape)).to_delayed().ravel()
+    writes = [dask.delayed(_write_block)(block, tmp, kind, channel_axis)
+              for block, tmp, kind in zip(blocks, temporary, kinds)]
+    try:
+        _compute(writes, progress)
+        for tmp, path in zip(temporary, paths):
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp in temporary:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        raise
+    return paths
+
+
+def _compute(tasks: list, progress: bool) -> None:
+    """Run ``tasks``; if one fails, wait for the others that already run before raising, so
+    the caller's clean-up sees every file they write."""
+    import dask
+    import dask.threaded
+    from dask.base import get_scheduler
+
+    client = _distributed_client()
+    if client is not None:
+        from distributed import progress as show, wait
+        futures = client.compute(tasks)
+        if progress:
+            show(futures)
+        wait(futures)
+        client.gather(futures)
+        return
+    bar = _progress_bar() if progress else contextlib.nullcontext()
+    if get_scheduler() is not dask.threaded.get:   # synchronous: nothing runs on after an error
+        with bar:
+            dask.compute(*tasks)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+    pool = ThreadPoolExecutor(dask.config.get("num_workers", None) or os.cpu_count())
+    try:
+        with bar:
+            dask.compute(*tasks, scheduler="threads", pool=pool)
+    finally:
+        pool.shutdown(wait=True)
+
+
+def _progress_bar():
+    from dask.diagnostics import ProgressBar
+    return ProgressBar()
+
+
+def _distributed_client():
+    import sys
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import default_client
+    try:
+        return default_client()
+    except ValueError:
+        return None
