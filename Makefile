@@ -45,8 +45,9 @@ test-boundscheck: $(STAMP)
 test-cudasim: $(STAMP)
 	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q tests/test_cuda_sim.py
 
+# The seed's pipeline on real photographs (stencilc demo --help): writes demo-output/.
 demo: $(STAMP)
-	$(PY) examples/seed_smooth.py
+	$(VENV)/bin/stencilc demo --out demo-output
 
 # CPU speed against the seed, scipy.ndimage, a hand-written numba loop and np.copyto, and
 # first-call latency and compile time, all measured in this run; writes docs/bench-*.json and

@@ -1,0 +1,161 @@
+"""The stencilc command: apply on folders of real PNGs (grey and RGB, uint8 and uint16) equals
+scipy.ndimage per image; every failure is one clear line, a documented exit code, and no
+partial output. Runs main() in-process (the console script itself is checked once)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from stencilc.cli import EXIT_DATA, EXIT_KERNEL, EXIT_OK, EXIT_USAGE, main
+from stencilc.image import imread
+from test_image import expected_mean5, write_folder
+
+KERNEL_FILE = '''
+from stencilc import stencil_ufunc
+
+@stencil_ufunc(boundary="nearest")
+def mean5(x):
+    return (x[-1, 0] + x[0, -1] + x[0, 0] + x[0, 1] + x[1, 0]) // 5
+
+def gradient(x):   # 0.5 * first: uint8 - uint8 would wrap around before abs()
+    return abs(0.5 * x[0, 1] - 0.5 * x[0, -1]) + abs(0.5 * x[1, 0] - 0.5 * x[-1, 0])
+
+def broken(x):
+    return x[undefined_name, 0]
+'''
+
+
+@pytest.fixture
+def kernels(tmp_path) -> Path:
+    path = tmp_path / "kernels.py"
+    path.write_text(KERNEL_FILE)
+    return path
+
+
+def run(*argv) -> int:
+    return main([str(a) for a in argv])
+
+
+@pytest.mark.parametrize("shape, dtype", [((11, 14), np.uint8), ((11, 14), np.uint16),
+                                          ((11, 14, 3), np.uint8), ((11, 14, 3), np.uint16)],
+                         ids=["grey8", "grey16", "rgb8", "rgb16"])
+def test_apply_equals_scipy_per_image(tmp_path, kernels, shape, dtype, capsys):
+    originals = write_folder(tmp_path / "in", shape, dtype)
+    assert run("apply", f"{kernels}:mean5", tmp_path / "in" / "*.png", tmp_path / "out") \
+        == EXIT_OK
+    assert "100% Completed" in capsys.readouterr().out
+    assert sorted(os.listdir(tmp_path / "out")) == sorted(f"{n}.png" for n in originals)
+    for name, img in originals.items():
+        back = imread([tmp_path / "out" / f"{name}.png"])[0].compute()
+        assert back.dtype == dtype
+        np.testing.assert_array_equal(back, expected_mean5(img))
+
+
+def test_apply_float_output_goes_to_tiff(tmp_path, kernels):
+    originals = write_folder(tmp_path / "in", (9, 12), np.uint8)
+    assert run("apply", f"{kernels}:gradient", tmp_path / "in", tmp_path / "out",
+               "--out-dtype", "float32", "--boundary", "reflect", "-q") == EXIT_OK
+    p = np.pad(originals["img2"].astype(np.float64), 1, mode="symmetric")
+    expected = (np.abs(0.5 * p[1:-1, 2:] - 0.5 * p[1:-1, :-2])
+                + np.abs(0.5 * p[2:, 1:-1] - 0.5 * p[:-2, 1:-1])).astype(np.float32)
+    back = iio.imread(tmp_path / "out" / "img2.tif")
+    assert back.dtype == np.float32
+    np.testing.assert_array_equal(back, expected)
+
+
+def _failure(capsys, code, *argv, words):
+    assert run(*argv) == code
+    err = capsys.readouterr().err
+    assert err.startswith(f"stencilc {argv[0]}: error:") and words in err, err
+    assert "Traceback" not in err
+
+
+def test_data_errors_name_the_file_and_write_nothing(tmp_path, kernels, capsys):
+    write_folder(tmp_path / "in", (9, 12), np.uint8)
+    out = tmp_path / "out"
+    (tmp_path / "in" / "img5.png").write_bytes(b"\x89PNG corrupt")
+    _failure(capsys, EXIT_DATA, "apply", f"{kernels}:mean5", tmp_path / "in", out,
+             words="img5.png")
+    (tmp_path / "in" / "img5.png").unlink()
+    iio.imwrite(tmp_path / "in" / "img5.png", np.zeros((9, 13), np.uint8))
+    _failure(capsys, EXIT_DATA, "apply", f"{kernels}:mean5", tmp_path / "in", out,
+             words="img5.png' is (9, 13) uint8")
+    assert not out.exists() or os.listdir(out) == []
+    (tmp_path / "in" / "img5.png").unlink()
+    (tmp_path / "blocker").write_text("a file")
+    _failure(capsys, EXIT_DATA, "apply", f"{kernels}:mean5", tmp_path / "in",
+             tmp_path / "blocker" / "out", words="cannot write into")
+    out.mkdir(exist_ok=True)
+    (out / "img2.png").write_bytes(b"keep")
+    _failure(capsys, EXIT_DATA, "apply", f"{kernels}:mean5", tmp_path / "in", out,
+             words="already exist")
+    assert os.listdir(out) == ["img2.png"] and (out / "img2.png").read_bytes() == b"keep"
+    assert run("apply", f"{kernels}:mean5", tmp_path / "in", out, "--overwrite", "-q") == 0
+    assert sorted(os.listdir(out)) == ["img1.png", "img10.png", "img2.png"]
+    _failure(capsys, EXIT_DATA, "apply", f"{kernels}:mean5", tmp_path / "nothing" / "*.png",
+             out, words="no image files match")
+
+
+def test_kernel_and_usage_errors(tmp_path, kernels, capsys):
+    write_folder(tmp_path / "in", (9, 12), np.uint8)
+    _failure(capsys, EXIT_KERNEL, "apply", f"{kernels}:broken", tmp_path / "in",
+             tmp_path / "o", words="name 'undefined_name' is not defined")
+    _failure(capsys, EXIT_KERNEL, "apply", f"{kernels}:missing", tmp_path / "in",
+             tmp_path / "o", words="has no function 'missing'")
+    _failure(capsys, EXIT_KERNEL, "apply", f"{tmp_path}/nofile.py:f", tmp_path / "in",
+             tmp_path / "o", words="does not exist")
+    _failure(capsys, EXIT_USAGE, "apply", f"{kernels}:mean5", tmp_path / "in",
+             tmp_path / "o", "--boundary", "edge", words="did you mean boundary='nearest'")
+    _failure(capsys, EXIT_USAGE, "apply", f"{kernels}:mean5", tmp_path / "in",
+             tmp_path / "o", "--target", "tpu", words="not a registered target")
+    with pytest.raises(SystemExit) as info:
+        run("apply", f"{kernels}:mean5", tmp_path / "in", tmp_path / "o", "--out-dtype", "f99")
+    assert info.value.code == EXIT_USAGE
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("command", [[], ["apply"], ["inspect"], ["targets"], ["demo"],
+                                     ["bench"]])
+def test_help_everywhere(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        run(*command, "--help")
+    assert info.value.code == 0
+    assert "usage: stencilc" in capsys.readouterr().out
+
+
+def test_inspect_and_targets(kernels, capsys):
+    assert run("inspect", f"{kernels}:mean5", "--stage", "ir") == EXIT_OK
+    assert "x@[-1, 0]" in capsys.readouterr().out
+    assert run("inspect", f"{kernels}:mean5", "--dtype", "int16") == EXIT_OK
+    assert "argument dtypes x: int16" in capsys.readouterr().out
+    _failure(capsys, EXIT_USAGE, "inspect", f"{kernels}:mean5", words="--dtype is needed")
+    assert run("targets") == EXIT_OK
+    listing = capsys.readouterr().out
+    assert all(name in listing for name in ("cpu", "parallel", "cuda"))
+
+
+def test_bench_and_demo_are_checked_against_the_seed(tmp_path, capsys):
+    assert run("bench", "--images", "2", "--size", "40", "--repeats", "1") == EXIT_OK
+    table = capsys.readouterr().out
+    assert "seed: numba.stencil + guvectorize" in table and " NO" not in table
+    assert table.count(" yes") == 5
+    assert run("demo", "--out", tmp_path, "--images", "2", "--repeats", "1") == EXIT_OK
+    shown = capsys.readouterr().out
+    assert "100% Completed" in shown and " NO" not in shown and shown.count(" yes") == 5
+    picture = iio.imread(tmp_path / "before_after.png")
+    assert picture.shape == (512, 2 * 512 + 8)
+    assert len(os.listdir(tmp_path / "smoothed")) == 2
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "stencilc"
+    assert shutil.which(str(script)), "pip install -e . installs the stencilc command"
+    done = subprocess.run([str(script), "targets"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "cpu" in done.stdout
