@@ -8,7 +8,7 @@ from .ufunc import StencilUFunc
 
 
 def stencil_ufunc(*args: Any, signature: str | None = None, target: str = "cpu",
-                  boundary: str | None | Sequence[str | None] = None,
+                  boundary: str | None | Sequence[str | None] | dict[str, str | None] = None,
                   cval: complex = 0, neighborhood: Sequence[tuple[int, int]] | None = None,
                   standard_indexing: Sequence[str] = (), out_dtype: Any = None,
                   cache: bool = True, fastmath: bool = False):
@@ -32,13 +32,16 @@ def stencil_ufunc(*args: Any, signature: str | None = None, target: str = "cpu",
     types : list, optional
         numba-style specializations compiled at decoration time; other dtypes still compile
         lazily on first use.
-    target : {"cpu", "parallel"}
-        ``"cpu"`` runs single-threaded per call; ``"parallel"`` uses every core.
-    boundary : {None, "constant", "nearest", "reflect", "mirror", "wrap"}, or a tuple of them
+    target : {"cpu", "parallel", "cuda"}
+        ``"cpu"`` runs single-threaded per call; ``"parallel"`` uses every core; ``"cuda"``
+        (alias ``"gpu"``) runs on an NVIDIA GPU. ``stencilc targets`` lists them.
+    boundary : {None, "constant", "nearest", "reflect", "mirror", "wrap"}, a tuple, or a dict
         What the kernel reads outside the array. ``None`` (numba.stencil's rule) does not
         evaluate the kernel where the neighbourhood does not fit, and sets those outputs to
         ``cval``; the other modes are scipy.ndimage's. A tuple gives one mode per core axis,
-        e.g. ``("nearest", "wrap")`` for latitude clamped and longitude periodic.
+        e.g. ``("nearest", "wrap")`` for latitude clamped and longitude periodic; a dict gives
+        them by dimension name, e.g. ``{"lat": "nearest", "lon": "wrap"}`` (xarray's names,
+        or the signature's).
     cval : number
         The border value for ``boundary=None`` and the outside value for ``"constant"``,
         converted to the dtype it is stored in by one rule (``docs/boundaries.md``); NaN or
