@@ -173,3 +173,14 @@ def test_axes_on_the_cuda_target():
     from numba import cuda
     with pytest.raises(TypeError, match="axes= needs arrays that can move their axes"):
         gpu(cuda.to_device(rgb), axes=axes)
+
+
+def test_device_out_of_a_dtype_the_result_cannot_cast_to():
+    from numba import cuda
+    gpu, cpu = both(smooth)
+    x = rng.normal(size=(6, 7))
+    with pytest.raises(TypeError) as ours:
+        gpu(cuda.to_device(x), out=cuda.device_array((6, 7), np.int32))
+    with pytest.raises(TypeError) as theirs:
+        np.add(x, x, out=np.empty((6, 7), np.int32))   # NumPy's words for the same refusal
+    assert str(ours.value).split("output")[1] == str(theirs.value).split("output")[1]

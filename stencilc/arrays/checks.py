@@ -24,6 +24,17 @@ def to_native(f: "StencilUFunc", array: Any, position: int) -> Any:
     return array.astype(dtype) if dtype != array.dtype else array
 
 
+def check_out_casting(f: "StencilUFunc", natural_dtypes, outs) -> None:
+    """Each ``out=`` array takes its output's natural dtype under ``same_kind`` casting;
+    NumPy's message, which names the output by position only when there are several."""
+    import numpy as np
+    for k, (o, dt) in enumerate(zip(outs, natural_dtypes)):
+        if not np.can_cast(dt, o.dtype, casting="same_kind"):
+            which = f" {k}" if f.nout > 1 else ""
+            raise TypeError(f"Cannot cast ufunc '{f.__name__}' output{which} from {dt!r} to "
+                            f"{o.dtype!r} with casting rule 'same_kind'")
+
+
 def check_core_ndims(f: "StencilUFunc", arrays: Sequence[Any]) -> None:
     """Every argument has at least its core dimensions, and every standard_indexing array
     holds the constant indices the kernel reads."""

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from ..dtypes import native_dtype
 from ..targets.cuda import is_device_array
 from . import PositionalAdapter
-from .checks import check_core_ndims, what
+from .checks import check_core_ndims, check_out_casting, what
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..ufunc import StencilUFunc
@@ -31,4 +31,7 @@ class CudaArrayAdapter(PositionalAdapter):
         check_core_ndims(f, args)
         dtypes = [native_dtype(a.dtype, f.__name__, what(f, k)) for k, a in enumerate(args)]
         wanted = None if outs is None else tuple(o.dtype for o in outs)
-        return f.compile(*dtypes, out_dtypes=wanted)(*args, out=outs)
+        spec = f.compile(*dtypes, out_dtypes=wanted)
+        if outs is not None:
+            check_out_casting(f, spec.natural_out_dtypes, outs)
+        return spec(*args, out=outs)

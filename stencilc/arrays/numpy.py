@@ -7,7 +7,7 @@ import numpy as np
 
 from ..dtypes import native_dtype
 from . import PositionalAdapter
-from .checks import check_core_ndims, to_native
+from .checks import check_core_ndims, check_out_casting, to_native
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..ufunc import StencilUFunc
@@ -31,10 +31,7 @@ class NumpyAdapter(PositionalAdapter):
         # The specialization that stores into out's dtypes also knows the natural ones, so a
         # call with out= compiles one specialization, not two.
         spec = f.compile(*arg_dtypes, out_dtypes=tuple(o.dtype for o in outs))
-        for k, (o, dt) in enumerate(zip(outs, spec.natural_out_dtypes)):
-            if not np.can_cast(dt, o.dtype, casting="same_kind"):
-                raise TypeError(f"Cannot cast ufunc '{f.__name__}' output {k} from {dt!r} to "
-                                f"{o.dtype!r} with casting rule 'same_kind'")
+        check_out_casting(f, spec.natural_out_dtypes, outs)
         # An output that overlaps an input is safe: NumPy's ufunc machinery copies the input
         # first (tests/test_hostile.py checks it).
         if all(core_contiguous(o, f.ir.ndim) for o in outs):
