@@ -58,7 +58,7 @@ def load_kernel(spec: str, **options):
     function = getattr(module, name, None)
     if function is None:
         raise CommandError(f"{path!r} has no function {name!r}", EXIT_KERNEL)
-    given = {k: v for k, v in options.items() if v is not None}
+    given = {k: v for k, v in options.items() if v is not None or k == "boundary"}
     try:
         if isinstance(function, StencilUFunc):
             if not given:
@@ -83,15 +83,19 @@ def _dtype(text: str) -> np.dtype:
 
 def _boundary(text: str):
     if text.lower() == "none":
-        return "none"          # argparse cannot carry None through; see _options
+        return "none"          # argparse cannot carry None through; see _kernel_from
     return tuple(text.split(",")) if "," in text else text
 
 
-def _options(args) -> dict:
+def _kernel_from(args):
+    """The kernel the command line names, with the options it gives (``--boundary none`` is
+    boundary=None; an option not given keeps the kernel's own)."""
     boundary = getattr(args, "boundary", None)
-    return dict(target=getattr(args, "target", None),
-                boundary=None if boundary is None else (None if boundary == "none" else boundary),
-                out_dtype=getattr(args, "out_dtype", None)), boundary is not None
+    options = dict(target=getattr(args, "target", None),
+                   out_dtype=getattr(args, "out_dtype", None))
+    if boundary is not None:
+        options["boundary"] = None if boundary == "none" else boundary
+    return load_kernel(args.kernel, **options)
 
 
 # --- apply ---------------------------------------------------------------------------------
@@ -114,10 +118,7 @@ def output_names(inputs: Sequence[str], dtype: np.dtype, image_shape: tuple[int,
 def command_apply(args) -> int:
     from .image import _expand, imread, imsave
 
-    options, boundary_given = _options(args)
-    if not boundary_given:
-        options.pop("boundary")
-    kernel = load_kernel(args.kernel, **options)
+    kernel = _kernel_from(args)
     inputs = _expand(args.inputs)
     stack = imread(inputs)
     image_ndim = stack.ndim - 1
@@ -157,10 +158,7 @@ def command_apply(args) -> int:
 # --- inspect, targets, demo, bench ---------------------------------------------------------
 
 def command_inspect(args) -> int:
-    options, boundary_given = _options(args)
-    if not boundary_given:
-        options.pop("boundary")
-    kernel = load_kernel(args.kernel, **options)
+    kernel = _kernel_from(args)
     if args.stage == "ir":
         print(kernel.inspect_ir())
         return EXIT_OK

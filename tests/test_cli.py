@@ -159,3 +159,13 @@ def test_console_script_is_installed():
     assert shutil.which(str(script)), "pip install -e . installs the stencilc command"
     done = subprocess.run([str(script), "targets"], capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "cpu" in done.stdout
+
+
+def test_boundary_none_on_the_command_line(tmp_path, kernels):
+    originals = write_folder(tmp_path / "in", (9, 12), np.uint8)
+    assert run("apply", f"{kernels}:mean5", tmp_path / "in", tmp_path / "out", "--boundary",
+               "none", "-q") == EXIT_OK
+    expected = expected_mean5(originals["img1"])            # interior as scipy computes it
+    expected[[0, -1], :] = 0                                 # numba.stencil's border: cval
+    expected[:, [0, -1]] = 0
+    np.testing.assert_array_equal(iio.imread(tmp_path / "out" / "img1.png"), expected)
