@@ -116,8 +116,8 @@ def test_unsupported_dtypes_raise_type_error_listing_supported(bad):
 def test_wrong_number_of_arguments():
     with pytest.raises(TypeError, match=r"smooth\(\) takes 1 positional argument but 2 were"):
         smooth(np.zeros((3, 3)), np.zeros((3, 3)))
-    with pytest.raises(TypeError, match="unexpected keyword argument 'axis'"):
-        smooth(np.zeros((3, 3)), axis=0)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'mode'"):
+        smooth(np.zeros((3, 3)), mode="reflect")
 
 
 def test_too_few_dimensions():

@@ -12,14 +12,15 @@ PACKAGE = Path(stencilc.__file__).parent
 
 #: layer of each top-level module or subpackage, from the top (0) down
 LAYERS = {
-    "__init__": 0, "api": 0,
-    "ufunc": 1,
-    "options": 2, "pipeline": 2,
-    "arrays": 3, "targets": 3,
-    "cache": 4, "codegen": 4,
-    "runtime": 5, "passes": 5, "frontend": 5,
-    "ir": 6, "folding": 6, "dtypes": 6, "signature": 6,
-    "boundary": 7, "errors": 7, "progress": 7, "_version": 7,
+    "cli": 0, "demo": 0,
+    "__init__": 1, "api": 1,
+    "ufunc": 2,
+    "options": 3, "pipeline": 3,
+    "arrays": 4, "targets": 4,
+    "axes": 5, "cache": 5, "codegen": 5,
+    "runtime": 6, "passes": 6, "frontend": 6,
+    "ir": 7, "folding": 7, "dtypes": 7, "signature": 7,
+    "boundary": 8, "errors": 8, "progress": 8, "_version": 8, "image": 8,
 }
 
 

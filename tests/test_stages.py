@@ -155,7 +155,7 @@ class _Boxed:
         self.data = np.asarray(data)
 
 
-class _BoxedAdapter:
+class _BoxedAdapter(arrays.PositionalAdapter):   # axes= comes with the base class
     name = "boxed"
 
     def owns(self, args):
