@@ -7,6 +7,7 @@ takes, comes last. A new kind of array (device arrays, xarray) is a new module h
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -25,7 +26,7 @@ class ArrayAdapter(Protocol):
         owns."""
 
 
-class PositionalAdapter:
+class PositionalAdapter(ABC):
     """Base of the adapters for arrays whose axes are known by position (NumPy, Dask, GPU):
     ``axes``/``axis`` move the core axes last around :meth:`call`, which sees core axes last
     and a kernel whose boundary is per axis. Subclasses define ``name``, ``owns`` and
@@ -33,8 +34,9 @@ class PositionalAdapter:
 
     name = "positional"
 
+    @abstractmethod
     def call(self, f: "StencilUFunc", args: Sequence[Any], out: Any) -> Any:
-        raise NotImplementedError
+        """``f(*args, out=out)`` with core axes last."""
 
     def call_with(self, f: "StencilUFunc", args: Sequence[Any], out: Any, *, axes: Any = None,
                   axis: Any = None, dims: Any = None) -> Any:
