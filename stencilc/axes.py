@@ -78,17 +78,14 @@ def _one_operand(f: "StencilUFunc", k: int, item: Any, core_ndim: int, ndim: int
     return tuple(positions)
 
 
-def call_on_axes(run: Callable[[Sequence[Any], Any], Any], f: "StencilUFunc",
-                 args: Sequence[Any], out: Any, core: CoreAxes) -> Any:
-    """``run(args, out)`` with each operand's core axes ``core`` moved last, and the results'
-    core axes moved back."""
+def call_on_axes(run: Callable[[Sequence[Any], tuple | None], Any], f: "StencilUFunc",
+                 args: Sequence[Any], outs: tuple | None, core: CoreAxes) -> Any:
+    """``run(args, outs)`` with each operand's core axes ``core`` moved last, and the
+    results' core axes moved back (``outs``: the ``out=`` arrays as a tuple, or None)."""
     nin = f.nin
     moved = [_to_end(a, core[k], f, k) if np.ndim(a) else a for k, a in enumerate(args)]
-    outs = None if out is None else (tuple(out) if isinstance(out, tuple) else (out,))
     moved_out = None if outs is None else tuple(
         _to_end(o, core[nin + k], f, nin + k) for k, o in enumerate(outs))
-    if moved_out is not None and f.nout == 1:
-        moved_out = moved_out[0]
     results = run(moved, moved_out)
     if outs is not None:
         return outs if f.nout > 1 else outs[0]

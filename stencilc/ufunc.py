@@ -46,8 +46,7 @@ class StencilUFunc:
                 self._ir = self._understand()
             except StencilNameError:
                 pass   # a global bound after the decorator: understood on first use instead
-        self._borderless_twin: StencilUFunc | None = None
-        self._by_dims: dict[tuple, StencilUFunc] = {}   # named boundary -> per-axis variants
+        self._variants: dict[tuple, StencilUFunc] = {}   # option changes -> that kernel
         self.compile_count = 0   # specializations compiled by this object (tests count these)
         for entry in eager_types:
             arg_dtypes, out_dtypes = _eager_dtypes(entry, self.nin, self.nout)
@@ -68,8 +67,14 @@ class StencilUFunc:
 
     def _understand(self) -> StencilIR:
         ir = pipeline.understand(self.py_func, self.options)
-        if not isinstance(self.options.boundary, NamedModes):
-            per_axis(self.options.boundary, ir.ndim)   # one mode per core axis, if a tuple
+        boundary = self.options.boundary
+        if isinstance(boundary, NamedModes):
+            if len(boundary) != ir.ndim:
+                raise ValueError(f"boundary={boundary!r} names {len(boundary)} dimension(s), "
+                                 f"but the kernel has {ir.ndim} core axes; give one mode per "
+                                 "core dimension")
+        else:
+            per_axis(boundary, ir.ndim)   # one mode per core axis, if a tuple
         return ir
 
     @property
@@ -107,8 +112,12 @@ class StencilUFunc:
 
     @property
     def types(self) -> list[str]:
-        """The specializations compiled so far, in NumPy's ``'bb->b'`` notation."""
-        return sorted({s.types for s in self._specializations.values()})
+        """The specializations compiled so far, in NumPy's ``'bb->b'`` notation (with those of
+        the per-axis kernels a boundary keyed by name resolved to)."""
+        found = {s.types for s in self._specializations.values()}
+        for variant in list(self._variants.values()):
+            found.update(variant.types)
+        return sorted(found)
 
     def __repr__(self) -> str:
         return f"<stencil_ufunc {self.__name__} {self.signature} target={self.target!r} " \
@@ -126,13 +135,18 @@ class StencilUFunc:
         source = "this call's core dimensions are" if dims is not None else \
             f"the signature {self.signature} names its core dimensions"
         dims = tuple(dims) if dims is not None else self.ir.layout.outputs[0]
-        modes = named.resolve(dims, self.__name__, source)
+        return self._variant(boundary=named.resolve(dims, self.__name__, source))
+
+    def _variant(self, **changes) -> "StencilUFunc":
+        """This kernel with some options changed, built once from the same IR (the kernel is
+        not parsed again) and kept."""
+        key = tuple(sorted(changes.items()))
         with self._lock:
-            variant = self._by_dims.get(modes)
+            variant = self._variants.get(key)
             if variant is None:
-                variant = StencilUFunc(self.py_func, replace(self.options, boundary=modes),
+                variant = StencilUFunc(self.py_func, replace(self.options, **changes),
                                        ir=self.ir)
-                self._by_dims[modes] = variant
+                self._variants[key] = variant
         return variant
 
     def compile(self, *dtypes, out_dtypes=None) -> pipeline.Specialization:
@@ -167,14 +181,8 @@ class StencilUFunc:
         """This kernel with ``boundary=None`` on every axis, built from the same IR (not parsed
         again): what padded Dask blocks run where an axis pads with ``cval``. It keeps ``cval``
         where some axis fills with it."""
-        ir = self.ir
-        fills = None in per_axis(self.boundary, ir.ndim)
-        with self._lock:
-            if self._borderless_twin is None:
-                self._borderless_twin = StencilUFunc(
-                    self.py_func, replace(self.options, boundary=None,
-                                          cval=self.options.cval if fills else 0), ir=ir)
-            return self._borderless_twin
+        fills = None in per_axis(self.boundary, self.ir.ndim)
+        return self._variant(boundary=None, cval=self.options.cval if fills else 0)
 
     # --- inspecting each stage -------------------------------------------------------------
 

@@ -136,3 +136,11 @@ def test_axes_translate_to_names():
 def test_bad_calls(kwargs, error, match):
     with pytest.raises(error, match=match):
         KERNELS.lap(_field(), **kwargs)
+
+
+def test_named_boundary_needs_one_name_per_core_axis_and_lists_its_types():
+    from stencilc import stencil_ufunc
+    with pytest.raises(ValueError, match="names 1 dimension.*2 core axes"):
+        stencil_ufunc(boundary={"lat": "wrap"})(KERNELS.lap.py_func)
+    KERNELS.lap_globe(_field(), dims=("lat", "lon"))
+    assert "d->d" in KERNELS.lap_globe.types

@@ -28,14 +28,12 @@ class ArrayAdapter(Protocol):
 
 class PositionalAdapter(ABC):
     """Base of the adapters for arrays whose axes are known by position (NumPy, Dask, GPU):
-    ``axes``/``axis`` move the core axes last around :meth:`call`, which sees core axes last
-    and a kernel whose boundary is per axis. Subclasses define ``name``, ``owns`` and
-    ``call``."""
-
-    name = "positional"
+    ``axes``/``axis`` move the core axes last around :meth:`call`, which sees core axes last,
+    ``out`` as a tuple of one array per output (or None), and a kernel whose boundary is per
+    axis. Subclasses define ``name``, ``owns`` and ``call``."""
 
     @abstractmethod
-    def call(self, f: "StencilUFunc", args: Sequence[Any], out: Any) -> Any:
+    def call(self, f: "StencilUFunc", args: Sequence[Any], out: tuple | None) -> Any:
         """``f(*args, out=out)`` with core axes last."""
 
     def call_with(self, f: "StencilUFunc", args: Sequence[Any], out: Any, *, axes: Any = None,
@@ -45,20 +43,16 @@ class PositionalAdapter(ABC):
             raise TypeError(f"{f.__name__}: dims= names xarray dimensions, but the arguments "
                             f"are {', '.join(kinds)}; use axes= to pick core axes by position")
         f = f.for_dims()
-        core = resolve_axes(f, args, _outs(out), axes, axis)
+        outs = out_tuple(f, out)
+        core = resolve_axes(f, args, outs, axes, axis)
         if core is None:
-            return self.call(f, args, out)
+            return self.call(f, args, outs)
         return call_on_axes(lambda moved, moved_out: self.call(f, moved, moved_out),
-                            f, args, out, core)
-
-
-def _outs(out: Any) -> tuple | None:
-    if out is None:
-        return None
-    return tuple(out) if isinstance(out, tuple) else (out,)
+                            f, args, outs, core)
 
 
 from ..axes import call_on_axes, resolve as resolve_axes  # noqa: E402
+from .checks import out_tuple  # noqa: E402
 
 ADAPTERS: list[ArrayAdapter] = []
 

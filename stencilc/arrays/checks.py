@@ -24,6 +24,17 @@ def to_native(f: "StencilUFunc", array: Any, position: int) -> Any:
     return array.astype(dtype) if dtype != array.dtype else array
 
 
+def out_tuple(f: "StencilUFunc", out: Any) -> tuple | None:
+    """``out=`` as a tuple of one array per output (a single array for one output is
+    accepted, as NumPy accepts it), or None."""
+    if out is None:
+        return None
+    outs = tuple(out) if isinstance(out, tuple) else (out,)
+    if len(outs) != f.nout:
+        raise ValueError(f"{f.__name__}: out must be a tuple of {f.nout} arrays, got {len(outs)}")
+    return outs
+
+
 def check_out_casting(f: "StencilUFunc", natural_dtypes, outs) -> None:
     """Each ``out=`` array takes its output's natural dtype under ``same_kind`` casting;
     NumPy's message, which names the output by position only when there are several."""

@@ -24,14 +24,10 @@ class CudaArrayAdapter(PositionalAdapter):
             raise TypeError(f"{f.__name__}: GPU arrays need a kernel compiled with "
                             f"target='cuda' (this one has target={f.target!r}); copy them to "
                             "the host first, or decorate with target='cuda'")
-        outs = None if out is None else (tuple(out) if isinstance(out, tuple) else (out,))
-        if outs is not None and len(outs) != f.nout:
-            raise ValueError(f"{f.__name__}: out must be a tuple of {f.nout} arrays, "
-                             f"got {len(outs)}")
         check_core_ndims(f, args)
         dtypes = [native_dtype(a.dtype, f.__name__, what(f, k)) for k, a in enumerate(args)]
-        wanted = None if outs is None else tuple(o.dtype for o in outs)
+        wanted = None if out is None else tuple(o.dtype for o in out)
         spec = f.compile(*dtypes, out_dtypes=wanted)
-        if outs is not None:
-            check_out_casting(f, spec.natural_out_dtypes, outs)
-        return spec(*args, out=outs)
+        if out is not None:
+            check_out_casting(f, spec.natural_out_dtypes, out)
+        return spec(*args, out=out)

@@ -35,14 +35,14 @@ class NumpyAdapter(PositionalAdapter):
         # An output that overlaps an input is safe: NumPy's ufunc machinery copies the input
         # first (tests/test_hostile.py checks it).
         if all(core_contiguous(o, f.ir.ndim) for o in outs):
-            return spec(*arrays, out=tuple(outs))
+            return spec(*arrays, out=outs)
         # An output the kernels cannot write directly (strided core blocks): compute into
         # fresh arrays, then copy.
         staged = tuple(np.empty(o.shape, o.dtype) for o in outs)
         spec(*arrays, out=staged)
         for o, result in zip(outs, staged):
             np.copyto(o, result)
-        return tuple(outs) if f.nout > 1 else outs[0]
+        return outs if f.nout > 1 else outs[0]
 
 
 def core_contiguous(array: np.ndarray, core_ndim: int) -> bool:
@@ -56,13 +56,10 @@ def core_contiguous(array: np.ndarray, core_ndim: int) -> bool:
     return True
 
 
-def _as_outputs(f: "StencilUFunc", out) -> list[np.ndarray] | None:
+def _as_outputs(f: "StencilUFunc", out: tuple | None) -> tuple[np.ndarray, ...] | None:
     if out is None:
         return None
-    outs = list(out) if isinstance(out, tuple) else [out]
-    if len(outs) != f.nout:
-        raise ValueError(f"{f.__name__}: out must be a tuple of {f.nout} arrays, got {len(outs)}")
-    for k, o in enumerate(outs):
+    for k, o in enumerate(out):
         if not isinstance(o, np.ndarray):
             raise TypeError(f"{f.__name__}: out[{k}] must be a numpy array, "
                             f"not {type(o).__name__}")
@@ -71,4 +68,4 @@ def _as_outputs(f: "StencilUFunc", out) -> list[np.ndarray] | None:
         native_dtype(o.dtype, f.__name__, f"out[{k}]")
         if not o.dtype.isnative:
             raise TypeError(f"{f.__name__}: out[{k}] has non-native byte order {o.dtype}")
-    return outs
+    return out
