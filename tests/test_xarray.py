@@ -110,21 +110,29 @@ def test_several_outputs_and_apply_ufunc_still_work():
     np.testing.assert_array_equal(via.values, KERNELS.lap(field).values)
 
 
-def test_dataset_applies_to_each_variable_with_the_dims():
+@pytest.mark.parametrize("dims", [("lat", "lon"), None])
+def test_dataset_applies_to_each_variable_with_the_dims(dims):
     field = _field()
-    ds = xr.Dataset({"t2m": field, "sst": field * 2, "index": ("time", [1.0, 2.0, 3.0])},
-                    attrs={"source": "test"})
-    result = KERNELS.lap(ds, dims=("lat", "lon"))
+    ds = xr.Dataset({"t2m": field, "sst": field * 2, "index": ("time", [1.0, 2.0, 3.0]),
+                     "station": (("time", "lat"), np.ones((3, 12)))}, attrs={"source": "test"})
+    result = KERNELS.lap(ds, dims=dims)
     assert isinstance(result, xr.Dataset) and result.attrs == ds.attrs
-    xr.testing.assert_identical(result["index"], ds["index"])
-    np.testing.assert_array_equal(result["sst"].values, KERNELS.lap(field * 2).values)
-    np.testing.assert_array_equal(result["t2m"].values, KERNELS.lap(field).values)
+    for kept in ("index", "station"):     # without both core dimensions: as they were
+        xr.testing.assert_identical(result[kept], ds[kept])
+    for name in ("t2m", "sst"):
+        np.testing.assert_allclose(result[name].values, _per_slice(ds[name].values, "reflect"),
+                                   rtol=0, atol=1e-12)
+    with pytest.raises(TypeError, match="with a Dataset, name the core dimensions"):
+        KERNELS.lap(ds, axes=[(1, 2), (1, 2)])
 
 
 def test_axes_translate_to_names():
-    field = _field()
-    np.testing.assert_array_equal(KERNELS.lap(field, axes=[(1, 2), (1, 2)]).values,
-                                  KERNELS.lap(field).values)
+    field = _field().transpose("lat", "time", "lon")
+    result = KERNELS.lap(field, axes=[(0, 2), (0, 2)])
+    assert result.dims == field.dims                 # the input's order, as documented
+    expected = _per_slice(field.transpose("time", "lat", "lon").values, "reflect")
+    np.testing.assert_allclose(result.transpose("time", "lat", "lon").values, expected,
+                               rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("kwargs, error, match", [

@@ -7,8 +7,10 @@ the first DataArray argument) or by position (``axes=``, translated to names).
 ``dask="allowed"``, so Dask data go through stencilc's own Dask path (any chunking, halos
 exchanged by the boundary rule) instead of being computed. A boundary keyed by dimension name
 (``boundary={"lon": "wrap", "lat": "nearest"}``) is resolved here, where the names are known.
-A Dataset applies the kernel to each data variable that has the core dimensions and keeps the
-others as they are.
+A Dataset applies the kernel to each data variable that has the core dimensions (``dims=``,
+default: the last ones of its first data variable with enough dimensions) and keeps the others
+as they are. Results keep the dimension order of their input; with ``axes=``, the output
+entries are checked as NumPy checks them, but the order is the input's.
 """
 from __future__ import annotations
 
@@ -75,10 +77,17 @@ def _apply(f: "StencilUFunc", args: Sequence[Any], axes, axis, dims):
     return shaped if f.nout > 1 else shaped[0]
 
 
+def _names(dims) -> tuple[str, ...] | None:
+    """``dims=`` as a tuple of names (one name may be given as a string)."""
+    if dims is None:
+        return None
+    return (dims,) if isinstance(dims, str) else tuple(dims)
+
+
 def _core_dims(f: "StencilUFunc", args, first, axes, axis, dims) -> tuple[str, ...]:
     d = f.ir.ndim
+    dims = _names(dims)
     if dims is not None:
-        dims = (dims,) if isinstance(dims, str) else tuple(dims)
         if len(dims) != d:
             raise ValueError(f"{f.__name__}: dims={dims!r} names {len(dims)} dimension(s), but "
                              f"the kernel has {d} core dimension(s) ({f.signature})")
@@ -112,25 +121,31 @@ def _each_variable(adapter: XarrayAdapter, f: "StencilUFunc", args, datasets, ax
     if len(datasets) > 1 or any(isinstance(a, xr.DataArray) for a in args):
         raise TypeError(f"{f.__name__}: a Dataset must be the only xarray argument (got "
                         f"{len(datasets)} Dataset(s) among the arguments)")
+    if axes is not None or axis is not None:
+        raise TypeError(f"{f.__name__}: with a Dataset, name the core dimensions with dims= "
+                        "(axis positions differ from one data variable to the next)")
     k = datasets[0]
     dataset = args[k]
-    wanted = None if dims is None else ((dims,) if isinstance(dims, str) else tuple(dims))
+    wanted = _names(dims)
+    if wanted is None:   # the last dimensions of the first variable that has enough of them
+        first = next((v for v in dataset.data_vars.values() if v.ndim >= f.ir.ndim), None)
+        wanted = () if first is None else tuple(first.dims[first.ndim - f.ir.ndim:])
     outputs = [dict() for _ in range(f.nout)]
     applied = 0
     for name, variable in dataset.data_vars.items():
-        core = wanted or tuple(variable.dims[variable.ndim - f.ir.ndim:])
-        if variable.ndim < f.ir.ndim or not set(core) <= set(variable.dims):
+        if not wanted or not set(wanted) <= set(variable.dims):
             for o in outputs:
                 o[name] = variable     # no such dimensions: kept as it is
             continue
         call = list(args)
         call[k] = variable
-        result = adapter.call_with(f, call, None, axes=axes, axis=axis, dims=wanted)
+        result = adapter.call_with(f, call, None, dims=wanted)
         for o, r in zip(outputs, result if f.nout > 1 else (result,)):
             o[name] = r
         applied += 1
     if not applied:
         raise ValueError(f"{f.__name__}: no data variable of the Dataset has the core "
-                         f"dimension(s) {wanted or f.ir.ndim}")
+                         f"dimension(s) {wanted or f.ir.ndim} (data variables: "
+                         f"{ {n: v.dims for n, v in dataset.data_vars.items()} })")
     results = tuple(xr.Dataset(o, coords=dataset.coords, attrs=dataset.attrs) for o in outputs)
     return results if f.nout > 1 else results[0]
