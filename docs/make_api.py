@@ -20,6 +20,7 @@ SECTIONS = [
                            StencilUFunc.inspect_llvm, StencilUFunc.inspect_asm,
                            StencilUFunc.ir]),
     ("Images (`stencilc.image`)", [image.imread, image.imsave, image.ImageFileError,
+                                   image.list_files, image.default_extension,
                                    image.output_format, image.natural_sorted]),
     ("Errors", [stencilc.StencilError, stencilc.StencilSyntaxError, stencilc.StencilNameError,
                 stencilc.StencilTypingError, stencilc.StencilInternalError]),

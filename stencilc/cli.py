@@ -81,45 +81,46 @@ def _dtype(text: str) -> np.dtype:
         raise argparse.ArgumentTypeError(f"{text!r} is not a NumPy dtype") from None
 
 
-def _boundary(text: str):
-    if text.lower() == "none":
-        return "none"          # argparse cannot carry None through; see _kernel_from
-    return tuple(text.split(",")) if "," in text else text
+def _boundary(text: str) -> tuple[str | None, ...]:
+    """``--boundary``: one mode, or one per axis separated by commas; ``none`` is None."""
+    return tuple(None if mode.strip().lower() == "none" else mode.strip()
+                 for mode in text.split(","))
 
 
 def _kernel_from(args):
-    """The kernel the command line names, with the options it gives (``--boundary none`` is
-    boundary=None; an option not given keeps the kernel's own)."""
-    boundary = getattr(args, "boundary", None)
+    """The kernel the command line names, with the options it gives (an option not given
+    keeps the kernel's own)."""
+    modes = getattr(args, "boundary", None)
     options = dict(target=getattr(args, "target", None),
                    out_dtype=getattr(args, "out_dtype", None))
-    if boundary is not None:
-        options["boundary"] = None if boundary == "none" else boundary
+    if modes is not None:
+        options["boundary"] = modes[0] if len(modes) == 1 else modes
     return load_kernel(args.kernel, **options)
 
 
 # --- apply ---------------------------------------------------------------------------------
 
 def output_names(inputs: Sequence[str], dtype: np.dtype, image_shape: tuple[int, ...]) -> list:
-    """Each input's file name, with ``.tif`` for its extension where that format cannot hold
-    ``dtype`` (a float result of PNG inputs): names change, values never do."""
-    from .image import output_format
+    """Each input's file name, with the extension :func:`~stencilc.image.default_extension`
+    gives where the input's format cannot hold ``dtype`` (a float result of PNG inputs, any
+    JPEG input): names change, values never do."""
+    from .image import default_extension, output_format
     names = []
     for path in inputs:
         stem, ext = os.path.splitext(os.path.basename(path))
         try:
             output_format(f"x{ext}", dtype, image_shape)
         except ValueError:
-            ext = ".tif"
+            ext = default_extension(dtype, image_shape)
         names.append(stem + ext)
     return names
 
 
 def command_apply(args) -> int:
-    from .image import _expand, imread, imsave
+    from .image import imread, imsave, list_files
 
     kernel = _kernel_from(args)
-    inputs = _expand(args.inputs)
+    inputs = list_files(args.inputs)
     stack = imread(inputs)
     image_ndim = stack.ndim - 1
     if kernel.nin != 1:

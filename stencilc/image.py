@@ -26,7 +26,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["imread", "imsave", "ImageFileError", "natural_sorted", "output_format"]
+__all__ = ["imread", "imsave", "ImageFileError", "list_files", "natural_sorted",
+           "output_format", "default_extension"]
 
 #: extensions imsave writes, by format; PNG only for the dtypes it holds exactly
 PNG_EXTENSIONS = (".png",)
@@ -56,7 +57,9 @@ def natural_sorted(paths: Iterable[str]) -> list[str]:
     return sorted((os.fspath(p) for p in paths), key=key)
 
 
-def _expand(files: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
+def list_files(files: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
+    """The image files ``files`` names (a glob pattern, a directory, or a list), in
+    :func:`imread`'s order; ``FileNotFoundError`` if there are none."""
     if isinstance(files, (str, os.PathLike)):
         pattern = os.fspath(files)
         if os.path.isdir(pattern):
@@ -140,7 +143,7 @@ def imread(files: str | os.PathLike | Sequence[str | os.PathLike], *,
     import dask.array as da
     from dask.base import tokenize
 
-    paths = _expand(files)
+    paths = list_files(files)
     shape, dtype = _properties(paths[0])
     for path in paths[1:]:
         other_shape, other_dtype = _properties(path)
@@ -185,7 +188,9 @@ def output_format(path: str | os.PathLike, dtype: np.dtype, image_shape: tuple[i
                      "so that no value changes silently")
 
 
-def _default_extension(dtype: np.dtype, image_shape: tuple[int, ...]) -> str:
+def default_extension(dtype: np.dtype, image_shape: tuple[int, ...]) -> str:
+    """``".png"`` where PNG holds images of ``dtype`` and ``image_shape`` exactly, else
+    ``".tif"``."""
     try:
         output_format("x.png", dtype, image_shape)
         return ".png"
@@ -234,7 +239,7 @@ def _output_paths(target: str, count: int, names: Sequence[str] | None, dtype: n
             raise ValueError(f"imsave: {len(names)} names for {count} images")
         return [os.path.join(target, os.path.basename(os.fspath(n))) for n in names]
     width = max(4, len(str(count - 1)))
-    extension = _default_extension(dtype, image_shape)
+    extension = default_extension(dtype, image_shape)
     return [os.path.join(target, f"{k:0{width}d}{extension}") for k in range(count)]
 
 

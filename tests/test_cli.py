@@ -161,6 +161,25 @@ def test_console_script_is_installed():
     assert done.returncode == 0 and "cpu" in done.stdout
 
 
+def test_jpeg_inputs_are_written_losslessly(tmp_path, kernels):
+    img = np.random.default_rng(5).integers(0, 256, size=(9, 12), dtype=np.uint8)
+    (tmp_path / "in").mkdir()
+    iio.imwrite(tmp_path / "in" / "photo.jpg", img)
+    assert run("apply", f"{kernels}:mean5", tmp_path / "in", tmp_path / "out", "-q") == 0
+    assert os.listdir(tmp_path / "out") == ["photo.png"]     # not JPEG again: no loss
+    np.testing.assert_array_equal(iio.imread(tmp_path / "out" / "photo.png"),
+                                  expected_mean5(iio.imread(tmp_path / "in" / "photo.jpg")))
+
+
+def test_per_axis_boundary_with_none_on_the_command_line(tmp_path, kernels):
+    originals = write_folder(tmp_path / "in", (9, 12), np.uint8)
+    assert run("apply", f"{kernels}:mean5", tmp_path / "in", tmp_path / "out", "--boundary",
+               "None,nearest", "-q") == EXIT_OK
+    expected = expected_mean5(originals["img1"])   # nearest along axis 1, as scipy computes
+    expected[[0, -1], :] = 0                        # axis 0 under numba.stencil's rule: cval
+    np.testing.assert_array_equal(iio.imread(tmp_path / "out" / "img1.png"), expected)
+
+
 def test_boundary_none_on_the_command_line(tmp_path, kernels):
     originals = write_folder(tmp_path / "in", (9, 12), np.uint8)
     assert run("apply", f"{kernels}:mean5", tmp_path / "in", tmp_path / "out", "--boundary",
