@@ -30,6 +30,7 @@ import numpy as np
 from scipy import ndimage
 
 from stencilc import stencil_ufunc
+from stencilc.demo import cpu_model
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -333,7 +334,7 @@ def main() -> None:
     timer = Timer(repeats=3 if args.quick else 9, min_seconds=0.0 if args.quick else 0.5)
     results = {"machine": f"{platform.machine()} {platform.processor() or ''}".strip()
                + f", {len(os.sched_getaffinity(0))} cores",
-               "cpu_model": _cpu_model(), "numba_threads": numba.get_num_threads(),
+               "cpu_model": cpu_model(), "numba_threads": numba.get_num_threads(),
                "numba_threading_layer": None, "versions": _versions(), "cases": {}}
     for case in CASES:
         print(case.title, flush=True)
@@ -344,16 +345,6 @@ def main() -> None:
     results["numba_threading_layer"] = numba.threading_layer()
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.output}")
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def _versions() -> dict[str, str]:

@@ -20,10 +20,11 @@ import json
 import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
+
+from stencilc.demo import median_seconds
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -63,16 +64,6 @@ def device_seconds(run, repeat: int) -> float:
     return statistics.median(times)
 
 
-def host_seconds(run, repeat: int) -> float:
-    run()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def case(name, kernel, shape, dtype, cupy_filter, repeat: int) -> dict:
     from numba import cuda
 
@@ -101,7 +92,7 @@ def case(name, kernel, shape, dtype, cupy_filter, repeat: int) -> dict:
     except ImportError:
         result["cupyx_s"] = None
     host_out = np.empty_like(host)
-    result["parallel_cpu_s"] = host_seconds(lambda: cpu(host, out=host_out), max(3, repeat // 4))
+    result["parallel_cpu_s"] = median_seconds(lambda: cpu(host, out=host_out), max(3, repeat // 4))
     result["speedup_vs_parallel_cpu"] = result["parallel_cpu_s"] / result["stencilc_cuda_s"]
     return result
 

@@ -23,8 +23,9 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from cpu_suite import DOCS, Timer, _cpu_model, smooth   # the same timer and kernel as make bench
+from cpu_suite import DOCS, Timer, smooth   # the same timer and kernel as make bench
 from stencilc import stencil_ufunc
+from stencilc.demo import cpu_model
 
 SHAPE = (8000, 4000)
 
@@ -88,7 +89,7 @@ def main() -> None:
         "compute only, 1 thread": lambda: _one_thread(compute_only, 2_000_000),
         "stencilc parallel, 1 thread": lambda: _one_thread(parallel, x, out=out),
     }
-    figures = {"machine": _cpu_model(), "python": platform.python_version(),
+    figures = {"machine": cpu_model(), "python": platform.python_version(),
                "numba": numba.__version__, "threading_layer": None, "threads": threads,
                "shape": list(SHAPE), "dtype": "int8", "cold_s": {}, "warm_s": {}}
     for name, call in calls.items():

@@ -61,8 +61,10 @@ class Row:
     same: bool | None
 
 
-def _median_time(call: Callable[[], object], repeats: int) -> float:
-    call()   # compile (or load from the disk cache), fault pages in
+def median_seconds(call: Callable[[], object], repeats: int) -> float:
+    """The median wall time of ``repeats`` calls, after one untimed call (compiling or
+    loading from the disk cache, faulting pages in)."""
+    call()
     times = []
     for _ in range(repeats):
         begin = time.perf_counter()
@@ -90,7 +92,7 @@ def compare(stack: np.ndarray, repeats: int = 5) -> list[Row]:
     ]
     rows = []
     for name, call in contenders:
-        seconds = _median_time(call, repeats)
+        seconds = median_seconds(call, repeats)
         result = call()
         same = None if name.startswith("np.copyto") else bool(np.array_equal(result, reference))
         rows.append(Row(name, seconds, same))
@@ -109,17 +111,20 @@ def table(rows: list[Row], pixels: int) -> str:
     return "\n".join(lines)
 
 
-def machine() -> str:
-    """The CPU model and core count, for naming the machine a table was measured on."""
-    model = "unknown CPU"
+def cpu_model() -> str:
+    """The CPU's model name (Linux's /proc/cpuinfo, else what ``platform`` knows)."""
     try:
         with open("/proc/cpuinfo") as info:
-            model = next(line.split(":", 1)[1].strip() for line in info
-                         if line.startswith("model name"))
+            return next(line.split(":", 1)[1].strip() for line in info
+                        if line.startswith("model name"))
     except (OSError, StopIteration):
         import platform
-        model = platform.processor() or model
-    return f"{model}, {os.cpu_count()} cores"
+        return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def machine() -> str:
+    """The CPU model and core count, for naming the machine a table was measured on."""
+    return f"{cpu_model()}, {os.cpu_count()} cores"
 
 
 def sample_images(count: int) -> list[np.ndarray]:

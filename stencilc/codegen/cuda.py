@@ -24,7 +24,7 @@ from numba.core import types
 
 from ..boundary import per_axis
 from ..errors import StencilSyntaxError
-from ..ir import RESERVED_PREFIX as P, RelativeWindow, Role, StencilIR
+from ..ir import RESERVED_PREFIX as P, RelativeWindow, StencilIR
 from .common import (BoundarySpec, GeneratedModule, PlainIndex, Writer, emit_header,
                      emit_point_functions, fill_params, point_stores)
 from .explicit import explicit_conversions

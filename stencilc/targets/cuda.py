@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..codegen.common import GeneratedModule
-from ..codegen.cuda import batched_name, generate_cuda, launch_shape
+from ..codegen.cuda import generate_cuda, launch_shape
 from ..dtypes import DTypes
 from ..ir import Role, StencilIR
 from .cpu import CpuTarget
