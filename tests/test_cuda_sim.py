@@ -184,3 +184,20 @@ def test_device_out_of_a_dtype_the_result_cannot_cast_to():
     with pytest.raises(TypeError) as theirs:
         np.add(x, x, out=np.empty((6, 7), np.int32))   # NumPy's words for the same refusal
     assert str(ours.value).split("output")[1] == str(theirs.value).split("output")[1]
+
+
+def test_named_boundary_and_xarray_on_the_cuda_target():
+    import xarray as xr
+
+    def lap(u):
+        return u[-1, 0] + u[1, 0] + u[0, -1] + u[0, 1] - 4 * u[0, 0]
+
+    gpu = stencil_ufunc("(lat,lon)->(lat,lon)", target="cuda",
+                        boundary={"lon": "wrap", "lat": "nearest"})(lap)
+    cpu = stencil_ufunc(target="cpu", boundary=("nearest", "wrap"))(lap)
+    u = rng.integers(-50, 50, size=(2, 7, 9)).astype(np.int32)
+    same(gpu(u), cpu(u))
+    field = xr.DataArray(u.transpose(0, 2, 1), dims=("t", "lon", "lat"), attrs={"units": "K"})
+    result = gpu(field, dims=("lat", "lon"))
+    assert result.dims == field.dims and result.attrs == field.attrs
+    same(result.transpose("t", "lat", "lon").values, cpu(u))
