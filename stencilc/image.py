@@ -244,13 +244,12 @@ def _output_paths(target: str, count: int, names: Sequence[str] | None, dtype: n
 
 
 def _inputs_of(array: Any) -> set[str]:
+    """The files :func:`imread` tasks in ``array``'s graph read. Each such task is a layer of
+    its own, so the layer names suffice; a plain graph (no layers) is searched key by key."""
     graph = array.__dask_graph__()
-    found = set()
-    for key in graph.keys():
-        name = key[0] if isinstance(key, tuple) else key
-        if isinstance(name, str) and name in _SOURCES:
-            found.add(_SOURCES[name])
-    return found
+    names = graph.layers.keys() if hasattr(graph, "layers") else \
+        {key[0] if isinstance(key, tuple) else key for key in graph.keys()}
+    return {_SOURCES[name] for name in names if isinstance(name, str) and name in _SOURCES}
 
 
 def _check_directory(directory: str) -> None:
