@@ -104,11 +104,13 @@ class StencilUFunc:
 
     @property
     def __signature__(self) -> inspect.Signature:
-        """The kernel's own parameters (positional, as for any ufunc), and ``out``."""
+        """The kernel's own parameters (positional, as for any ufunc), and the keywords of
+        :meth:`__call__`."""
         kernel = inspect.signature(self.py_func).parameters.values()
         return inspect.Signature(
             [p.replace(kind=inspect.Parameter.POSITIONAL_ONLY) for p in kernel]
-            + [inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, default=None)])
+            + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None)
+               for name in ("out", "axes", "axis", "dims")])
 
     @property
     def types(self) -> list[str]:
