@@ -176,11 +176,11 @@ def test_a_parallel_gufunc_that_cannot_load_from_the_cache_compiles_in_memory(mo
     real = cpu_target._guvectorize
     attempts = []
 
-    def failing_from_disk(module, generated, role, ir, arg_dtypes, out_dtypes, cache, target):
+    def failing_from_disk(module, generated, ir, arg_dtypes, out_dtypes, cache, target="cpu"):
         attempts.append(cache)
         if cache:
             raise EOFError("damaged cache index (simulated)")
-        return real(module, generated, role, ir, arg_dtypes, out_dtypes, cache, target)
+        return real(module, generated, ir, arg_dtypes, out_dtypes, cache, target)
 
     monkeypatch.setattr(cpu_target, "_guvectorize", failing_from_disk)
     kernel = load_source("def k(x):\n    return x[-1, 0] - 2 * x[0, 1]\n").k

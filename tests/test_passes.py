@@ -11,6 +11,7 @@ import pytest
 import scipy.ndimage as ndi
 
 from stencilc import stencil_ufunc
+from stencilc import passes
 from stencilc.passes import UNROLL_BUDGET
 
 rng = np.random.default_rng(2026)
@@ -102,3 +103,33 @@ def test_loops_over_the_unroll_budget_stay_loops_and_agree_with_scipy():
     assert "    for a in range(-8, 9):" in f.inspect_ir().splitlines()
     x = rng.integers(-9, 9, (21, 20))
     np.testing.assert_array_equal(f(x), ndi.correlate(x, np.ones((17, 17), int), mode="wrap"))
+
+
+def window10(x):
+    acc = np.float32(0)
+    for i in range(-5, 5):
+        for j in range(-5, 5):
+            acc += W10[i + 5, j + 5] * x[i, j]
+    return acc
+
+
+W10 = rng.random((10, 10)).astype(np.float32)
+
+
+def test_a_nest_over_the_budget_stays_rolled_inner_loops_included(monkeypatch):
+    """Unrolling only the inner loop of a 10x10 window (what a budget check per loop once
+    produced) leaves the one shape LLVM does not vectorize; the whole nest stays a loop, and
+    its numbers are those of the fully unrolled body and of numba.stencil."""
+    assert 10 * 10 > UNROLL_BUDGET
+    f = stencil_ufunc(boundary=None, out_dtype="kernel")(window10)
+    ir = f.inspect_ir().splitlines()
+    assert "    for i in range(-5, 5):" in ir and "        for j in range(-5, 5):" in ir
+    x = rng.normal(size=(2, 30, 27)).astype(np.float32)
+    expected = np.stack([numba_stencil(window10, im, neighborhood=((-5, 4), (-5, 4)))
+                         for im in x])
+    inner = (slice(None), slice(5, -4), slice(5, -4))
+    np.testing.assert_array_equal(f(x)[inner], expected[inner])
+    monkeypatch.setattr(passes, "UNROLL_BUDGET", 1000)
+    unrolled = stencil_ufunc(boundary=None, out_dtype="kernel")(window10)
+    assert "for i" not in unrolled.inspect_ir()
+    np.testing.assert_array_equal(unrolled(x), f(x))

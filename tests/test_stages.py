@@ -61,11 +61,13 @@ def check_golden(name: str, text: str) -> None:
 
 def test_generated_source_reads_as_a_person_would_write_it(target):
     """The whole module, against a reviewed copy: one unsigned index per axis and offset,
-    hoisted; folded weights; no dead stores; this target's runtime module and no other."""
+    hoisted; folded weights; no dead stores; this target's runtime module and no other. The
+    cpu and parallel targets generate the same module (and so share its disk cache entry)."""
     f = stencil_ufunc(boundary="nearest", target=target)(WEIGHTED.blur)
     source = f.inspect_source("float32")
     compile(source, "<generated>", "exec")
-    check_golden(f"blur_nearest_float32_{target}.py",
+    module = "cpu" if target == "parallel" else target
+    check_golden(f"blur_nearest_float32_{module}.py",
                  source.replace(WEIGHTED.__file__, "<kernel file>"))
 
 
@@ -203,6 +205,27 @@ def test_chunked_dask_runs_the_kernel_already_compiled(boundary):
     assert f.compile_count == 1
     np.testing.assert_array_equal(f(da.from_array(x, chunks=(5, 4))).compute(), expected)
     assert f.compile_count == 1
+
+
+def test_each_compiled_function_of_a_kernel_is_compiled_once():
+    """The kernel's body is typed twice per specialization, no more: the point function on its
+    own (value types, border points) and inlined in the interior rows, which every gufunc
+    shares - the parallel target's two included. No function is compiled a second time for
+    other argument types (numba specializes on literal integers passed between compiled
+    functions, which once compiled the border function five times)."""
+    import numba
+    from stencilc.targets.cpu import ParallelTarget
+
+    f = stencil_ufunc(boundary="reflect", target="parallel")(WEIGHTED.blur)
+    x = np.random.default_rng(5).random((40, 30, 20)).astype(np.float32)
+    kernel = f.compile(x.dtype).kernel
+    assert ParallelTarget().run(kernel, [x], None).shape == x.shape            # blocks
+    assert ParallelTarget().run(kernel, [x[0]], None).shape == x[0].shape      # rows
+    module = kernel.get("rows").builder.py_func.__globals__
+    compiled = {name: len(value.signatures) for name, value in module.items()
+                if isinstance(value, numba.core.registry.CPUDispatcher)
+                and value.py_func.__module__ == module["__name__"] and value.signatures}
+    assert compiled == {"_sc_point": 1, "_sc_interior": 1}
 
 
 BOOLEAN = load_source("""

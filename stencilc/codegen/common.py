@@ -380,27 +380,35 @@ def inside_none_axes(ir: StencilIR, spec: BoundarySpec) -> str | None:
     return " and ".join(tests) if tests else None
 
 
-def point_stores(ir: StencilIR, spec: BoundarySpec) -> tuple[list[str], list[str]]:
-    """The statements that store one interior point and one border point into the outputs
-    ``_sc_out0, ...`` at ``_sc_i0, ...`` (every target writes outputs the same way)."""
-    d = ir.ndim
-    args = ", ".join(a.name for a in ir.arguments)
+def store_point(ir: StencilIR, call: str) -> list[str]:
+    """The statements that store the value(s) of ``call`` into the outputs ``_sc_out0, ...``
+    at ``_sc_i0, ...`` (every target writes outputs the same way)."""
+    idx = ", ".join(f"{P}i{k}" for k in range(ir.ndim))
     outs = [f"{P}out{k}" for k in range(ir.nout)]
-    idx = ", ".join(f"{P}i{k}" for k in range(d))
-    shapes = ", ".join(f"{P}n{k}" for k in range(d))
+    if ir.nout == 1:
+        return [f"{outs[0]}[{idx}] = {call}"]
+    return [f"{P}v = {call}"] + [f"{o}[{idx}] = {P}v[{k}]" for k, o in enumerate(outs)]
 
-    def store(call: str) -> list[str]:
-        if ir.nout == 1:
-            return [f"{outs[0]}[{idx}] = {call}"]
-        return [f"{P}v = {call}"] + [f"{o}[{idx}] = {P}v[{k}]" for k, o in enumerate(outs)]
 
-    interior = store(f"{P}point({idx}, {args})")
-    fill = [f"{o}[{idx}] = {f}" for o, f in zip(outs, fill_params(ir, spec))]
+def border_stores(ir: StencilIR, spec: BoundarySpec, computed: list[str]) -> list[str]:
+    """The statements for one border point: ``computed`` (statements computing and storing it)
+    where its window stays inside along every ``None`` axis, else the fill values."""
+    fill = [f"{o}[{', '.join(f'{P}i{k}' for k in range(ir.ndim))}] = {f}"
+            for o, f in zip((f"{P}out{k}" for k in range(ir.nout)), fill_params(ir, spec))]
     if not spec.computes_border:
-        return interior, fill
-    border = store(f"{P}border({idx}, {shapes}, {args})")
+        return fill
     test = inside_none_axes(ir, spec)
     if test is None:
-        return interior, border
-    return interior, [f"if {test}:"] + ["    " + s for s in border] + ["else:"] + \
+        return computed
+    return [f"if {test}:"] + ["    " + s for s in computed] + ["else:"] + \
         ["    " + s for s in fill]
+
+
+def point_stores(ir: StencilIR, spec: BoundarySpec) -> tuple[list[str], list[str]]:
+    """The statements that store one interior point (through ``_sc_point``) and one border
+    point (through ``_sc_border``, or the fill values)."""
+    args = ", ".join(a.name for a in ir.arguments)
+    idx = ", ".join(f"{P}i{k}" for k in range(ir.ndim))
+    shapes = ", ".join(f"{P}n{k}" for k in range(ir.ndim))
+    return (store_point(ir, f"{P}point({idx}, {args})"),
+            border_stores(ir, spec, store_point(ir, f"{P}border({idx}, {shapes}, {args})")))

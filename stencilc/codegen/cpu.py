@@ -1,27 +1,36 @@
-"""CPU code generation: the loop nests around the shared point functions.
+"""CPU code generation (the ``cpu`` and ``parallel`` targets share the module).
 
-The module holds, besides what :mod:`.common` emits (``_sc_point``, ``_sc_border``):
-  * ``_sc_edge``: the border points of one box, which the nest calls for every border slab;
-  * the loop nest, named after the kernel, that ``numba.guvectorize`` turns into the gufunc:
-    every axis runs as border slab / interior / border slab, so the innermost interior loop
-    carries no boundary logic and LLVM vectorizes it; for the parallel target also
-    ``_sc_rows``, the same nest with its outermost interior loop under ``prange``.
+The kernel's body is compiled twice per specialization, and only twice:
 
-Interior reads index in uint64 (:class:`UnsignedIndex`), and the interior point is inlined by
-numba (``inline='always'``): LLVM's own inliner gives up on large bodies (a 5x5 kernel), and a
-call per point never vectorizes.
+  * ``_sc_point``, the point function on its own: typed first (its return type gives the value
+    dtypes), then called for every border point;
+  * ``_sc_interior``, the interior rows ``[b0, e0)`` of one core block, with the point function
+    inlined by numba (``inline='always'``: LLVM's own inliner gives up on large bodies, and a
+    call per point never vectorizes). Its innermost loop holds no boundary logic, so LLVM
+    vectorizes it; its reads index in uint64 (:class:`UnsignedIndex`).
+
+Around them, small functions: ``_sc_edge`` computes the border points of one box by copying
+each point's neighbourhood through the boundary rules into a small patch (``_sc_patch_<x>``)
+and calling ``_sc_point`` on the patch, so the body is not repeated with a rule per read; the
+loop nest named after the kernel, which ``numba.guvectorize`` turns into the gufunc, calls
+``_sc_edge`` for the 2 x ndim border slabs and ``_sc_interior`` for the rest of the rows
+``[_sc_rb, _sc_re)`` it is given (the parallel target runs bands of rows on several threads).
+numba links compiled callees into their callers, so no body is typed twice.
 """
 from __future__ import annotations
 
 import ast
+import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..boundary import per_axis
-from ..ir import RESERVED_PREFIX as P, StencilIR
-from .common import (BoundarySpec, GeneratedModule, Writer, emit_header, emit_point_functions,
-                     fill_params, name, point_stores)
+from ..boundary import INDEX_RULES, per_axis
+from ..folding import int_value
+from ..ir import RESERVED_PREFIX as P, RelativeRead, RelativeWindow, Role, StencilIR
+from .common import (BoundarySpec, GeneratedModule, Writer, border_stores, cast_constant,
+                     emit_header, emit_point_functions, fill_params, helper, name, store_point)
 
 RUNTIME_MODULE = "stencilc.runtime.cpu"
 
@@ -31,7 +40,6 @@ class CpuOptions:
     boundary: str | None | tuple[str | None, ...]
     cval: object
     fastmath: bool
-    parallel: bool = False
 
 
 class UnsignedIndex:
@@ -62,94 +70,262 @@ def generate_cpu(ir: StencilIR, options: CpuOptions, arg_dtypes: tuple[np.dtype,
     """The module source for the simplified ``ir`` specialized on ``arg_dtypes``."""
     dtypes = {a.name: np.dtype(dt) for a, dt in zip(ir.arguments, arg_dtypes)}
     spec = BoundarySpec(per_axis(options.boundary, ir.ndim), options.cval)
+    box = _Box.of(ir)
     out = Writer(ir.firstlineno)
-    emit_header(out, ir, "parallel" if options.parallel else "cpu", spec, dtypes,
-                RUNTIME_MODULE, env_note)
+    emit_header(out, ir, "cpu", spec, dtypes, RUNTIME_MODULE, env_note)
     out.add("# numba caches compiled code only for modules imported from a file")
     out.add(f"{P}CACHE = __file__.endswith('.py')")
-    jit = f"@{P}numba.njit(cache={P}CACHE, fastmath={options.fastmath}, error_model='numpy')"
-    inlined = jit.replace("njit(", "njit(inline='always', ")
-    emit_point_functions(out, ir, spec, dtypes, UnsignedIndex(), inlined, jit)
+    flags = f"fastmath={options.fastmath}, error_model='numpy'"
+    jit = f"@{P}numba.njit(cache={P}CACHE, {flags})"
+    inline = f"@{P}numba.njit(inline='always', {flags})"
+    emit_point_functions(out, ir, spec, dtypes, UnsignedIndex(), jit, jit, with_border=False)
+    out.add(f"{P}point_inline = {inline[1:]}({P}point.py_func)")
 
-    interior, border = point_stores(ir, spec)
-    params = [a.name for a in ir.arguments] + fill_params(ir, spec) + \
-        [f"{P}out{k}" for k in range(ir.nout)]
-    _edge_function(out, jit, ir, params, border)
-    _loop_nest(out, ir.name, ir, params, options, interior, parallel=False)
-    kernels = {"serial": ir.name}
-    if options.parallel:
-        kernels["rows"] = f"{P}rows"
-        _loop_nest(out, f"{P}ploops", ir, params, options, interior, parallel=True)
-        out.gap()
-        out.add(f"def {P}rows({', '.join(params)}):")
-        out.add(f"{P}ploops({', '.join(params)})", 1)
-    return GeneratedModule(out.source, f"{P}point", kernels, out.line_map,
+    patches = _Patches.of(ir, spec, box)
+    for array, cells in patches.cells.items():
+        _patch_function(out, inline, array, cells, dtypes[array], spec, box)
+    nest = _Nest(ir, box, [a.name for a in ir.arguments] + fill_params(ir, spec),
+                 [f"{P}out{k}" for k in range(ir.nout)], patches)
+    _edge_function(out, inline, ir, spec, box, nest)
+    _interior_function(out, jit, ir, box, nest)
+    _loop_nest(out, ir, box, nest)
+    return GeneratedModule(out.source, f"{P}point", {"serial": ir.name}, out.line_map,
                            fill_inputs=spec.fills)
 
 
-def _edge_function(out: Writer, jit: str, ir: StencilIR, kernel_params: list[str],
-                   border: list[str]) -> None:
-    """``_sc_edge``: the border points in one box ``[b0, e0) x [b1, e1) ...``. The loop nest
-    calls it for every border slab, so the border body appears once in the module rather
-    than once per slab (2 x ndim of them)."""
+@dataclass(frozen=True)
+class _Box:
+    """The neighbourhood as the nests use it: per axis, how far it reaches below (``lows``)
+    and above (``highs``) the point, and the patch that holds it (``extents``; the point sits
+    at ``lows`` in it)."""
+
+    lows: tuple[int, ...]
+    highs: tuple[int, ...]
+
+    @classmethod
+    def of(cls, ir: StencilIR) -> "_Box":
+        return cls(tuple(max(0, -lo) for lo, _ in ir.neighborhood),
+                   tuple(max(0, hi) for _, hi in ir.neighborhood))
+
+    @property
+    def extents(self) -> tuple[int, ...]:
+        return tuple(lo + hi + 1 for lo, hi in zip(self.lows, self.highs))
+
+    @property
+    def has_border(self) -> bool:
+        return any(self.lows) or any(self.highs)
+
+    def interior_end(self, axis: int) -> str:
+        """Where the interior of ``axis`` ends (it starts at ``lows``)."""
+        if not self.highs[axis]:
+            return f"{P}n{axis}"
+        return f"max({self.lows[axis]}, {P}n{axis} - {self.highs[axis]})"
+
+
+Cells = tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
+class _Patches:
+    """Border points copy the neighbourhood of each relative argument into a patch, then
+    call ``_sc_point`` on the patches. ``cells``: per array, the cells of its patch the kernel
+    reads (every cell where some read's offset is known only at run time)."""
+
+    cells: dict[str, Cells]
+    extents: tuple[int, ...]
+
+    @classmethod
+    def of(cls, ir: StencilIR, spec: BoundarySpec, box: _Box) -> "_Patches":
+        if not (spec.computes_border and box.has_border):
+            return cls({}, box.extents)
+        return cls({a.name: _cells_read(ir, a.name, box) for a in ir.arguments
+                    if a.role is Role.RELATIVE}, box.extents)
+
+    @property
+    def names(self) -> list[str]:
+        return [f"{P}p_{a}" for a in self.cells]
+
+    def allocations(self) -> list[str]:
+        """One patch per array, allocated once per core block and refilled for every point."""
+        return [f"{P}p_{a} = {P}np.empty({_shape_tuple(self.extents)}, {a}.dtype)"
+                for a in self.cells]
+
+
+def _cells_read(ir: StencilIR, array: str, box: _Box) -> Cells:
+    """The patch cells of ``array`` the kernel reads, in order; all of them where a read's
+    offset is known only at run time (or a window reads a block)."""
+    everything = tuple(itertools.product(*(range(e) for e in box.extents)))
+    found: set[tuple[int, ...]] = set()
+    for node in (n for stmt in ir.body for n in ast.walk(stmt)):
+        if isinstance(node, RelativeWindow) and node.array == array:
+            return everything
+        if isinstance(node, RelativeRead) and node.array == array:
+            offsets = [int_value(o) if c is None else None
+                       for o, c in zip(node.offsets, node.checked)]
+            if any(o is None for o in offsets):
+                return everything
+            found.add(tuple(o + low for o, low in zip(offsets, box.lows)))
+    return tuple(sorted(found))
+
+
+@dataclass(frozen=True)
+class _Nest:
+    """The parameters the nest functions pass along: the kernel's inputs (arguments, fill
+    values), its outputs, and the patches."""
+
+    ir: StencilIR
+    box: _Box
+    inputs: list[str]
+    outputs: list[str]
+    patches: _Patches
+
+    @property
+    def shapes(self) -> str:
+        return ", ".join(f"{P}n{k}" for k in range(self.ir.ndim))
+
+    @property
+    def passed(self) -> str:
+        """What every nest function takes after its own bounds: shapes, inputs, outputs,
+        patches."""
+        return ", ".join([self.shapes] + self.inputs + self.outputs + self.patches.names)
+
+    def edge(self, ranges: list[str]) -> str:
+        """The call computing the border points in the box ``ranges`` (``"b, e"`` per axis)."""
+        return f"{P}edge({', '.join(ranges)}, {self.passed})"
+
+
+def _unliteral(value: int) -> str:
+    """An integer argument of a call between compiled functions: numba compiles the callee
+    once more for every distinct literal argument (``Literal[int](0)``), so none is passed."""
+    return f"{P}np.intp({value})"
+
+
+def _shape_tuple(values) -> str:
+    return f"({', '.join(str(v) for v in values)}{',' if len(values) == 1 else ''})"
+
+
+def _patch_function(out: Writer, decorator: str, array: str, cells: Cells, dtype: np.dtype,
+                    spec: BoundarySpec, box: _Box) -> None:
+    """``_sc_patch_<array>``: copies the cells of the neighbourhood of the point ``_sc_i0, ...``
+    of ``array`` that the kernel reads into the patch ``_sc_p``, through each axis' boundary
+    rule (``cval`` outside along a ``constant`` axis; as is along a ``None`` axis, where the
+    points computed stay inside). A whole patch is filled axis by axis, some cells through a
+    table of them."""
+    d = len(box.lows)
+    params = [f"{P}p", array] + [f"{P}i{k}" for k in range(d)] + [f"{P}n{k}" for k in range(d)]
+    whole = len(cells) == math.prod(box.extents)
+    if not whole:
+        table = ", ".join(_shape_tuple(c) for c in cells)
+        out.gap()
+        out.add(f"{P}cells_{array} = {P}np.array([{table}], {P}np.intp)")
+    out.gap()
+    out.add(decorator)
+    out.add(f"def {P}patch_{array}({', '.join(params)}):")
+    if not whole:
+        out.add(f"for {P}t in range({len(cells)}):", 1)
+    inside = []
+    for k, (mode, extent, low) in enumerate(zip(spec.modes, box.extents, box.lows)):
+        indent = 2 + k if whole else 2
+        if whole:
+            out.add(f"for {P}a{k} in range({extent}):", 1 + k)
+        else:
+            out.add(f"{P}a{k} = {P}cells_{array}[{P}t, {k}]", indent)
+        index = f"{P}i{k} + {P}a{k}" + (f" - {low}" if low else "")
+        if mode in INDEX_RULES:
+            index = f"{helper('', mode)}({index}, {P}n{k})"
+        elif mode == "constant":
+            inside.append(f"0 <= {P}j{k} < {P}n{k}")
+        out.add(f"{P}j{k} = {index}", indent)
+    read = f"{array}[{', '.join(f'{P}j{k}' for k in range(d))}]"
+    if inside:
+        cval = ast.unparse(cast_constant(spec.cval, dtype, array))
+        read = f"{read} if {' and '.join(inside)} else {cval}"
+    out.add(f"{P}p[{', '.join(f'{P}a{k}' for k in range(d))}] = {read}", 1 + d if whole else 2)
+
+
+def _edge_function(out: Writer, decorator: str, ir: StencilIR, spec: BoundarySpec, box: _Box,
+                   nest: _Nest) -> None:
+    """``_sc_edge``: the border points in one box ``[b0, e0) x [b1, e1) ...``, each through
+    ``_sc_point`` on patches of the relative arguments (or the fill values). Inlined where it
+    is called: a call per row's border costs as much as the row's interior in small images
+    (numba passes every array field by field)."""
     d = ir.ndim
     bounds = [f"{P}{w}{k}" for k in range(d) for w in "be"]
-    params = bounds + [f"{P}n{k}" for k in range(d)] + kernel_params
+    index = ", ".join(f"{P}i{k}" for k in range(d))
     out.gap()
-    out.add(jit)
-    out.add(f"def {P}edge({', '.join(params)}):")
+    out.add(decorator)
+    out.add(f"def {P}edge({', '.join(bounds)}, {nest.passed}):")
+    computed = [f"{P}patch_{a}({P}p_{a}, {a}, {index}, {nest.shapes})" for a in nest.patches.cells]
+    if spec.computes_border:
+        args = [f"{P}p_{a.name}" if a.name in nest.patches.cells else a.name
+                for a in ir.arguments]
+        centers = ", ".join(_unliteral(low) for low in box.lows)
+        computed += store_point(ir, f"{P}point({centers}, {', '.join(args)})")
     for k in range(d):
         out.add(f"for {P}i{k} in range({P}b{k}, {P}e{k}):", 1 + k)
-    for line in border:
+    for line in border_stores(ir, spec, computed):
         out.add(line, 1 + d)
 
 
-def _loop_nest(out: Writer, function: str, ir: StencilIR, kernel_params: list[str],
-               options: CpuOptions, interior: list[str], parallel: bool) -> None:
-    """The loop nest over one core block, as a function ``function``: every axis runs as
-    border slab / interior / border slab, so the innermost interior loop holds no boundary
-    logic (a branch on an outer index around it kept LLVM from vectorizing 5x5 kernels).
-    ``parallel``: numba splits the outermost interior loop across threads (the rows of one
-    image)."""
+def _interior_function(out: Writer, jit: str, ir: StencilIR, box: _Box, nest: _Nest) -> None:
+    """``_sc_interior``: rows ``[b0, e0)`` of axis 0's interior, each axis after it as border
+    slab / interior / border slab (so a row's border points are computed beside it, while it
+    is in cache), the point function inlined in the innermost interior loop."""
     d = ir.ndim
-    params = ", ".join(kernel_params)
-    shapes = ", ".join(f"{P}n{k}" for k in range(d))
+    index = ", ".join(f"{P}i{k}" for k in range(d))
+    args = ", ".join(a.name for a in ir.arguments)
     out.gap()
-    if parallel:   # the serial nest is the gufunc kernel itself; guvectorize compiles it
-        out.add(f"@{P}numba.njit(parallel=True, cache={P}CACHE, "
-                f"fastmath={options.fastmath}, error_model='numpy')")
-    out.add(f"def {function}({params}):")
-    out.add(f"{shapes}{',' if d == 1 else ''} = {P}out0.shape", 1)
-    # The interior starts at a literal, so LLVM can prove every interior read's index is
-    # non-negative.
-    lows = [max(0, -lo) for lo, _ in ir.neighborhood]
-    highs = [max(0, hi) for _, hi in ir.neighborhood]
-    for k in range(d):
-        bound = f"max({lows[k]}, {P}n{k} - {highs[k]})" if highs[k] else f"{P}n{k}"
-        out.add(f"{P}hi{k} = {bound}", 1)
+    out.add(jit)
+    out.add(f"def {P}interior({P}b0, {P}e0, {nest.passed}):")
+    for k in range(1, d):
+        out.add(f"{P}hi{k} = {box.interior_end(k)}", 1)
 
     def edge(k: int, begin: str, end: str, indent: int) -> None:
-        box = [f"{P}i{a}, {P}i{a} + 1" for a in range(k)] + [f"{begin}, {end}"] + \
-            [f"0, {P}n{a}" for a in range(k + 1, d)]
-        out.add(f"{P}edge({', '.join(box)}, {shapes}, {params})", indent)
+        ranges = [f"{P}i{a}, {P}i{a} + 1" for a in range(k)] + [f"{begin}, {end}"] + \
+            [f"{_unliteral(0)}, {P}n{a}" for a in range(k + 1, d)]
+        out.add(nest.edge(ranges), indent)
 
     def split_axis(k: int, indent: int) -> None:
-        # an axis the neighbourhood does not reach on one side has no border slab there
-        if lows[k]:
-            edge(k, "0", f"min({lows[k]}, {P}n{k})", indent)
-        if parallel and k == 0:
-            # numba types a prange index as uint64, and uint64 - int64 is float64 in its
-            # (NumPy's) promotion rules (numba issues #5801, #7495): use a signed copy.
-            out.add(f"for {P}t0 in {P}numba.prange({lows[0]}, {P}hi0):", indent)
-            out.add(f"{P}i0 = {P}np.intp({P}t0)", indent + 1)
-        else:
-            out.add(f"for {P}i{k} in range({lows[k]}, {P}hi{k}):", indent)
+        low = (_unliteral(0), f"min({box.lows[k]}, {P}n{k})")
+        high = (f"{P}hi{k}", f"{P}n{k}")
+        if box.lows[k]:
+            edge(k, *low, indent)
+        out.add(f"for {P}i{k} in range({box.lows[k]}, {P}hi{k}):", indent)
         if k == d - 1:
-            for line in interior:
+            for line in store_point(ir, f"{P}point_inline({index}, {args})"):
                 out.add(line, indent + 1)
         else:
             split_axis(k + 1, indent + 1)
-        if highs[k]:
-            edge(k, f"{P}hi{k}", f"{P}n{k}", indent)
+        if box.highs[k]:
+            edge(k, *high, indent)
 
-    split_axis(0, 1)
+    out.add(f"for {P}i0 in range({P}b0, {P}e0):", 1)
+    if d == 1:
+        for line in store_point(ir, f"{P}point_inline({index}, {args})"):
+            out.add(line, 2)
+    else:
+        split_axis(1, 2)
+
+
+def _loop_nest(out: Writer, ir: StencilIR, box: _Box, nest: _Nest) -> None:
+    """The loop nest over one core block, named after the kernel (the gufunc kernel): the
+    rows ``[_sc_rb, _sc_re)`` of axis 0 (the parallel target gives each thread a band; the
+    cpu target all rows), as border slab / ``_sc_interior`` / border slab."""
+    d = ir.ndim
+    out.gap()
+    out.add(f"def {ir.name}({', '.join(nest.inputs + [f'{P}rb', f'{P}re'] + nest.outputs)}):")
+    out.add(f"{nest.shapes}{',' if d == 1 else ''} = {P}out0.shape", 1)
+    out.add(f"{P}hi0 = {box.interior_end(0)}", 1)
+    out.add(f"{P}r0 = max({P}rb, 0)", 1)
+    out.add(f"{P}r1 = min({P}re, {P}n0)", 1)
+    if box.has_border:
+        for line in nest.patches.allocations():
+            out.add(line, 1)
+    whole = [f"{_unliteral(0)}, {P}n{a}" for a in range(1, d)]
+    low = (f"{P}r0", f"min({box.lows[0]}, {P}r1)")
+    high = (f"max({P}hi0, {P}r0)", f"{P}r1")
+    if box.lows[0]:
+        out.add(nest.edge([", ".join(low)] + whole), 1)
+    out.add(f"{P}interior(max({box.lows[0]}, {P}r0), min({P}hi0, {P}r1), {nest.passed})", 1)
+    if box.highs[0]:
+        out.add(nest.edge([", ".join(high)] + whole), 1)

@@ -1,10 +1,15 @@
 """The CPU targets: ``cpu`` (one thread per call) and ``parallel`` (every core in one call).
 
-Both compile the generated loop nest with ``numba.guvectorize`` into a NumPy gufunc, which
-then does the broadcasting over loop dimensions, output allocation and core-dimension checks.
-``parallel`` has two: numba's parallel gufunc, which spreads whole core blocks over threads,
-and a serial gufunc whose nest splits the rows of one block under ``prange``; ``run`` picks
-one per call, and each is compiled on its first use.
+Both compile the same generated module (:mod:`stencilc.codegen.cpu`) with
+``numba.guvectorize`` into one NumPy gufunc, which does the broadcasting over loop
+dimensions, output allocation and core-dimension checks. The gufunc takes, after the kernel's
+inputs, the band of rows of axis 0 to compute: ``cpu`` asks for all of them. ``parallel`` has
+two ways to use every core, each compiled on its first use from the same compiled functions
+(the kernel's body is typed once, whichever runs):
+
+* ``blocks``: numba's parallel gufunc, whole core blocks spread over its threads (a stack);
+* ``rows``: the serial gufunc, bands of each block's rows run on several Python threads
+  (:mod:`.bands`; NumPy releases the GIL inside the gufunc): one large image.
 """
 from __future__ import annotations
 
@@ -22,12 +27,12 @@ import numpy as np
 from numba.core import errors as numba_errors
 from numba.np.numpy_support import as_dtype
 
-from ..cache import compile_lock
 from ..codegen.common import GeneratedModule
 from ..codegen.cpu import CpuOptions, generate_cpu
 from ..dtypes import DTypes, names
 from ..ir import StencilIR
 from ..progress import compile_notice
+from .bands import ALL_ROWS, run_in_rows
 
 
 def numba_type(dtype: np.dtype, ndim: int):
@@ -42,7 +47,6 @@ class CpuTarget:
     aliases: tuple[str, ...] = ()
     description = "one thread per call (Dask or the caller supplies parallelism)"
     requires = "numba"
-    parallel = False
 
     def installed(self) -> bool:
         return True
@@ -51,8 +55,7 @@ class CpuTarget:
         return True
 
     def generate(self, ir: StencilIR, options, arg_dtypes: DTypes, env_note: str) -> GeneratedModule:
-        cpu = CpuOptions(boundary=options.boundary, cval=options.cval,
-                         fastmath=options.fastmath, parallel=self.parallel)
+        cpu = CpuOptions(boundary=options.boundary, cval=options.cval, fastmath=options.fastmath)
         return generate_cpu(ir, cpu, tuple(arg_dtypes), env_note=env_note)
 
     def value_dtypes(self, module: types.ModuleType, generated: GeneratedModule, ir: StencilIR,
@@ -72,14 +75,13 @@ class CpuTarget:
         return tuple(dtypes)
 
     def compile(self, module: types.ModuleType, generated: GeneratedModule, ir: StencilIR,
-                options, arg_dtypes: DTypes, out_dtypes: DTypes, cache: bool) -> Any:
-        return _guvectorize(module, generated, "serial", ir, arg_dtypes, out_dtypes, cache,
-                            "cpu")
+                options, arg_dtypes: DTypes, out_dtypes: DTypes, cache: bool) -> "Gufunc":
+        return _guvectorize(module, generated, ir, arg_dtypes, out_dtypes, cache)
 
-    def run(self, kernel: Any, arrays: Sequence[np.ndarray], out: tuple | None) -> Any:
-        return kernel.ufunc(*arrays) if out is None else kernel.ufunc(*arrays, out=out)
+    def run(self, kernel: "Gufunc", arrays: Sequence[np.ndarray], out: tuple | None) -> Any:
+        return kernel(arrays, out)
 
-    def inspect(self, kernel: Any, stage: str) -> str:
+    def inspect(self, kernel: "Gufunc", stage: str) -> str:
         library = next(iter(kernel.builder._cres.values())).library
         return library.get_llvm_str() if stage == "llvm" else library.get_asm_str()
 
@@ -87,45 +89,68 @@ class CpuTarget:
 class ParallelTarget(CpuTarget):
     name = "parallel"
     description = "every core inside one call, also for a single image"
-    parallel = True
 
     def compile(self, module, generated, ir, options, arg_dtypes, out_dtypes, cache):
-        build = functools.partial(_gufunc, module, generated, ir=ir, arg_dtypes=arg_dtypes,
-                                  out_dtypes=out_dtypes, cache=cache)
-        return _ParallelKernel(ir, {
-            "blocks": functools.partial(build, "serial", target="parallel"),
-            "rows": functools.partial(build, "rows", target="cpu")})
+        build = functools.partial(_guvectorize, module, generated, ir, arg_dtypes, out_dtypes,
+                                  cache=cache)
+        return _ParallelKernel(ir, {"blocks": functools.partial(build, target="parallel"),
+                                    "rows": functools.partial(build, target="cpu")})
 
     def run(self, kernel: "_ParallelKernel", arrays, out):
-        chosen = kernel.get("blocks" if _spread_blocks(kernel.ir, arrays) else "rows")
-        with _workqueue_guard():
-            return super().run(chosen, arrays, out)
+        threads = numba.get_num_threads()
+        if _spread_blocks(kernel.ir, arrays, threads):
+            with _workqueue_guard():
+                return kernel.get("blocks")(arrays, out)
+        return run_in_rows(kernel.get("rows"), arrays, out, threads)
 
     def inspect(self, kernel: "_ParallelKernel", stage: str) -> str:
         return super().inspect(kernel.get("rows"), stage)
 
 
 @dataclass(frozen=True)
-class _Gufunc:
+class Gufunc:
+    """The compiled gufunc of one specialization. Calling it computes the rows ``band`` of
+    axis 0 of every core block: ``gufunc(arrays, out, band=(start, stop))``."""
+
     ufunc: np.ufunc
     builder: Any     # numba's GUFuncBuilder: its compile results hold the LLVM and assembly
+    ir: StencilIR
+
+    def __call__(self, arrays: Sequence[Any], out: tuple | None,
+                 band: tuple[int, int] = (0, ALL_ROWS)) -> Any:
+        inputs = (*arrays, np.intp(band[0]), np.intp(band[1]))
+        return self.ufunc(*inputs) if out is None else self.ufunc(*inputs, out=out)
+
+
+def _guvectorize(module, generated: GeneratedModule, ir: StencilIR, arg_dtypes, out_dtypes,
+                 cache: bool, target: str = "cpu") -> Gufunc:
+    arg_types = [numba_type(dt, a.ndim) for a, dt in zip(ir.arguments, arg_dtypes)]
+    layout = ir.layout
+    scalars: tuple = ()
+    if generated.fill_inputs:   # one scalar per output after the arguments: its fill value
+        arg_types += [numba_type(dt, 0) for dt in out_dtypes]
+        scalars += ((),) * ir.nout
+    arg_types += [numba.types.intp] * 2   # the band of rows
+    layout = replace(layout, inputs=layout.inputs + scalars + ((), ()))
+    out_types = [numba_type(dt, ir.ndim) for dt in out_dtypes]
+    function = getattr(module, generated.kernels["serial"])
+    function.__name__ = ir.name   # NumPy names the gufunc after it in its errors
+    built = numba.guvectorize([numba.void(*arg_types, *out_types)], str(layout),
+                              nopython=True, cache=cache, target=target)(function)
+    return Gufunc(getattr(built, "ufunc", built), getattr(built, "gufunc_builder", None), ir)
 
 
 class _ParallelKernel:
     """The parallel target's two gufuncs, each compiled on its first use (most programs only
-    ever take one path, and each costs as much as the whole ``cpu`` specialization):
+    ever take one path)."""
 
-    * ``blocks``: numba's parallel gufunc, whole core blocks spread over threads;
-    * ``rows``: a serial gufunc whose nest splits each block's rows under ``prange``.
-    """
-
-    def __init__(self, ir: StencilIR, builders: dict[str, Callable[[], _Gufunc]]):
+    def __init__(self, ir: StencilIR, builders: dict[str, Callable[..., Gufunc]]):
         self.ir = ir
         self._builders = builders
-        self._built: dict[str, _Gufunc] = {}
+        self._built: dict[str, Gufunc] = {}
         self._lock = threading.Lock()
 
-    def get(self, path: str) -> _Gufunc:
+    def get(self, path: str) -> Gufunc:
         found = self._built.get(path)
         if found is None:
             with self._lock:
@@ -134,7 +159,7 @@ class _ParallelKernel:
                     found = self._built[path] = self._build(path)
         return found
 
-    def _build(self, path: str) -> _Gufunc:
+    def _build(self, path: str) -> Gufunc:
         build = self._builders[path]
         try:
             with compile_notice(f"kernel {self.ir.name!r} for the parallel target's "
@@ -149,27 +174,6 @@ class _ParallelKernel:
             return build(cache=False)
 
 
-def _gufunc(module, generated: GeneratedModule, role: str, *, ir: StencilIR, arg_dtypes,
-            out_dtypes, cache: bool, target: str) -> _Gufunc:
-    with compile_lock(module.__name__) if cache else contextlib.nullcontext():
-        return _guvectorize(module, generated, role, ir, arg_dtypes, out_dtypes, cache, target)
-
-
-def _guvectorize(module, generated: GeneratedModule, role: str, ir: StencilIR, arg_dtypes,
-                 out_dtypes, cache: bool, target: str) -> _Gufunc:
-    arg_types = [numba_type(dt, a.ndim) for a, dt in zip(ir.arguments, arg_dtypes)]
-    layout = ir.layout
-    if generated.fill_inputs:   # one scalar per output after the arguments: its fill value
-        arg_types += [numba_type(dt, 0) for dt in out_dtypes]
-        layout = replace(layout, inputs=layout.inputs + ((),) * ir.nout)
-    out_types = [numba_type(dt, ir.ndim) for dt in out_dtypes]
-    function = getattr(module, generated.kernels[role])
-    function.__name__ = ir.name   # NumPy names the gufunc after it in its errors
-    built = numba.guvectorize([numba.void(*arg_types, *out_types)], str(layout),
-                              nopython=True, cache=cache, target=target)(function)
-    return _Gufunc(getattr(built, "ufunc", built), getattr(built, "gufunc_builder", None))
-
-
 # Dispatch thresholds of the parallel target (see _spread_blocks), chosen rather than tuned:
 # with 4+ blocks per thread, uneven shares cost at most a quarter of the work; a block under
 # 16k points is too small to split its rows. make bench runs both paths (a stack, one image).
@@ -177,7 +181,7 @@ _BLOCKS_PER_THREAD = 4
 _SMALL_BLOCK = 16384
 
 
-def _spread_blocks(ir: StencilIR, arrays) -> bool:
+def _spread_blocks(ir: StencilIR, arrays, threads: int) -> bool:
     """Spread whole blocks over threads when there are enough of them to keep every thread
     busy, or blocks too small to split; else split each block's rows."""
     loop_shapes = [a.shape[:a.ndim - arg.ndim] for arg, a in zip(ir.arguments, arrays)]
@@ -188,7 +192,7 @@ def _spread_blocks(ir: StencilIR, arrays) -> bool:
     if blocks <= 1:
         return False
     core = max(math.prod(a.shape[a.ndim - arg.ndim:]) for arg, a in zip(ir.arguments, arrays))
-    return blocks >= _BLOCKS_PER_THREAD * numba.get_num_threads() or core < _SMALL_BLOCK
+    return blocks >= _BLOCKS_PER_THREAD * threads or core < _SMALL_BLOCK
 
 
 _workqueue_lock = threading.Lock()
