@@ -29,11 +29,14 @@ import numpy as np
 from .folding import int_value
 from .ir import UNKNOWN, Role, ShapeNeed, StencilIR, constant_node, constant_value
 
-#: most statements an unrolled loop nest may produce: an 8x8 window. Measured on weighted
-#: windows (benchmarks/compile_time.py --unroll): unrolled and rolled run alike, and rolling
-#: saves 0.3 s of compile at 5x5, 0.4 s at 7x7, 1 s at 10x10, 2.7 s at 15x15; at 7x7 the
-#: unrolled body ran 7% faster, so nests up to 8x8 are still unrolled.
-UNROLL_BUDGET = 64
+#: most statements an unrolled loop nest may produce: a 5x5 window (31 with the loop
+#: variables' last values). Measured on weighted windows (benchmarks/compile_time.py
+#: --unroll, docs/performance.md): unrolled and rolled nests run alike from 3x3 to 10x10
+#: (within 5 %), and rolling saves 0.25 s of compile at 5x5, 0.5 s at 7x7, 1 s at 10x10,
+#: 2.7 s at 15x15 (where the unrolled body runs 10-20 % faster). 5x5 stays unrolled: the
+#: float64-accumulating Gaussian of make bench ran 2-7 % slower rolled. A two-step loop
+#: (``range(-1, 2, 2)``) ran 25 % faster unrolled.
+UNROLL_BUDGET = 32
 #: most iterations of one loop that are unrolled
 MAX_TRIP_COUNT = 32
 #: folded integers stay where int64 arithmetic and Python's agree trivially

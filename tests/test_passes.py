@@ -32,13 +32,39 @@ def numba_stencil(kernel, *args, **options):
     return numba.njit(lambda *a: reference(*a))(*args)
 
 
-def test_weighted_loops_unroll_to_constant_reads_with_numba_stencils_numbers():
+def test_small_weighted_loops_unroll_to_constant_reads_with_numba_stencils_numbers():
     f = stencil_ufunc(out_dtype="kernel")(gauss5)
     point = f.inspect_source("float32").split("def _sc_point")[1].split("\n\n")[0]
     assert "for " not in point and "GAUSS5" not in point      # unrolled, weights folded
     assert "_sc_np.float32(0.0234375)" in point               # with the table's dtype
     image = rng.normal(size=(3, 23, 19)).astype(np.float32)
     expected = np.stack([numba_stencil(gauss5, im, neighborhood=((-2, 2), (-2, 2)))
+                         for im in image])
+    got = f(image)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+def gauss7(x):
+    acc = 0.0
+    for a in range(-3, 4):
+        for b in range(-3, 4):
+            acc += GAUSS7[a + 3, b + 3] * x[a, b]
+    return acc
+
+
+GAUSS7 = np.outer(*[np.array([1, 6, 15, 20, 15, 6, 1], np.float32) / 64] * 2)
+
+
+def test_larger_weighted_loops_stay_loops_with_numba_stencils_numbers():
+    """A 7x7 window passes the unrolling budget: the loops stay (LLVM unrolls them; numba
+    compiles the short body faster), the weights are read from the table, the numbers are
+    numba.stencil's bit for bit."""
+    assert 49 > UNROLL_BUDGET
+    f = stencil_ufunc(out_dtype="kernel")(gauss7)
+    assert "    for a in range(-3, 4):" in f.inspect_ir().splitlines()
+    image = rng.normal(size=(3, 23, 19)).astype(np.float32)
+    expected = np.stack([numba_stencil(gauss7, im, neighborhood=((-3, 3), (-3, 3)))
                          for im in image])
     got = f(image)
     assert got.dtype == expected.dtype
