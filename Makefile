@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/cpu_suite.py
 	$(PY) benchmarks/first_call.py
 	$(PY) benchmarks/compile_time.py
+	$(PY) benchmarks/compile_time.py --unroll
 	$(PY) benchmarks/plot.py
 
 # GPU speed against cupyx.scipy.ndimage, the device's copy bandwidth and the parallel CPU

@@ -27,17 +27,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from first_call import NUMBA_FLOOR, PRELUDE, bytecode_env, run  # noqa: E402
 
-CASE = PRELUDE + """
-from stencilc import stencil_ufunc
+#: the k x k weighted window every case compiles (the weights a global table)
+WINDOW = """
 W = np.arange({k} * {k}, dtype=np.float32).reshape({k}, {k}) / {k}**2
 
-@stencil_ufunc(boundary="nearest", target="{target}")
 def window(x):
     acc = np.float32(0)
     for i in range({lo}, {hi}):
         for j in range({lo}, {hi}):
             acc += W[i - ({lo}), j - ({lo})] * x[i, j]
     return acc
+"""
+
+CASE = PRELUDE + """
+from stencilc import stencil_ufunc
+{window}
+window = stencil_ufunc(boundary="nearest", target="{target}")(window)
 
 x = np.random.default_rng(0).random((512, 512)).astype(np.float32)
 {preimport}
@@ -54,10 +59,14 @@ DASK_CALL = "window(da.from_array(x, chunks=(256, 256))).compute()"
 DASK_IMPORT = "import dask.array as da"
 
 
-def case_script(k: int, target: str, dask: bool) -> str:
+def window_source(k: int) -> str:
     lo = -(k // 2)
-    return CASE.format(k=k, lo=lo, hi=lo + k, target=target, dask=DASK_CALL if dask else "",
-                       preimport=DASK_IMPORT if dask else "")
+    return WINDOW.format(k=k, lo=lo, hi=lo + k)
+
+
+def case_script(k: int, target: str, dask: bool) -> str:
+    return CASE.format(window=window_source(k), target=target,
+                       dask=DASK_CALL if dask else "", preimport=DASK_IMPORT if dask else "")
 
 
 def run_all(script: str, folder: Path, env: dict, name: str) -> list[float]:
@@ -77,15 +86,7 @@ if "{mode}" == "all unrolled":
 elif "{mode}" == "all rolled":
     stencilc.passes.MAX_TRIP_COUNT = 0
 from stencilc import stencil_ufunc
-W = np.arange({k} * {k}, dtype=np.float32).reshape({k}, {k}) / {k}**2
-
-def window(x):
-    acc = np.float32(0)
-    for i in range({lo}, {hi}):
-        for j in range({lo}, {hi}):
-            acc += W[i - ({lo}), j - ({lo})] * x[i, j]
-    return acc
-
+{window}
 f = stencil_ufunc(boundary="nearest", cache=False)(window)
 x = np.random.default_rng(0).random((2048, 2048)).astype(np.float32)
 t0 = time.perf_counter()
@@ -111,9 +112,8 @@ def unroll_evidence(sizes: list[int], folder: Path) -> list[dict]:
     for k in sizes:
         found = {}
         for number, label in enumerate(UNROLL_MODES):
-            lo = -(k // 2)
             script = folder / f"unroll{k}_{number}.py"
-            script.write_text(UNROLL_CASE.format(k=k, lo=lo, hi=lo + k, mode=label))
+            script.write_text(UNROLL_CASE.format(window=window_source(k), mode=label))
             done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                                   check=True, env=bytecode_env(os.environ))
             digest, compile_s, run_s = done.stdout.split()[-3:]

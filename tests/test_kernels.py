@@ -329,6 +329,15 @@ _ASYMMETRIC = {   # per core ndim: a kernel and the same weights for scipy.ndima
 }
 
 
+def _asymmetric(ndim: int) -> tuple[str, np.ndarray]:
+    """The kernel body of ``_ASYMMETRIC[ndim]`` and its weights as a 5^ndim table."""
+    body, taps = _ASYMMETRIC[ndim]
+    weights = np.zeros((5,) * ndim)
+    for tap, w in taps.items():
+        weights[tuple(t + 2 for t in tap)] = w
+    return body, weights
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("ndim", [1, 2, 3])
 def test_parallel_target_matches_scipy_on_both_dispatch_paths(ndim, mode):
@@ -336,12 +345,9 @@ def test_parallel_target_matches_scipy_on_both_dispatch_paths(ndim, mode):
     threads (a stack); both must give scipy's numbers, the prange index included (numba types
     it uint64, which once turned border index arithmetic into float64)."""
     from conftest import load_source
-    body, taps = _ASYMMETRIC[ndim]
+    body, weights = _asymmetric(ndim)
     kernel = load_source(f"def kernel(x):\n    return {body}\n").kernel
     parallel = stencil_ufunc(boundary=mode, cval=2, target="parallel")(kernel)
-    weights = np.zeros((5,) * ndim)
-    for tap, w in taps.items():
-        weights[tuple(t + 2 for t in tap)] = w
     core = {1: (3000,), 2: (120, 90), 3: (20, 16, 12)}[ndim]
     tiny = (1,) * ndim
     for shape in [core, (40,) + tiny, (9,) + core[:-1] + (3,), tiny]:
@@ -362,12 +368,9 @@ def test_parallel_row_bands_match_scipy(ndim, mode, monkeypatch):
     from conftest import load_source
     from stencilc.targets import bands
     monkeypatch.setattr(bands, "SMALL_CALL", 0)
-    body, taps = _ASYMMETRIC[ndim]
+    body, weights = _asymmetric(ndim)
     kernel = load_source(f"def kernel(x):\n    v = {body}\n    return v, -v\n").kernel
     parallel = stencil_ufunc(boundary=mode, cval=2, target="parallel")(kernel)
-    weights = np.zeros((5,) * ndim)
-    for tap, w in taps.items():
-        weights[tuple(t + 2 for t in tap)] = w
     for shape in [{1: (3001,), 2: (97, 41), 3: (23, 9, 11)}[ndim], (2,) * ndim, (1,) * ndim]:
         x = rng.integers(-50, 50, shape).astype(np.float64)
         expected = ndi.correlate(x, weights, mode=mode, cval=2)

@@ -159,3 +159,25 @@ def test_a_nest_over_the_budget_stays_rolled_inner_loops_included(monkeypatch):
     unrolled = stencil_ufunc(boundary=None, out_dtype="kernel")(window10)
     assert "for i" not in unrolled.inspect_ir()
     np.testing.assert_array_equal(unrolled(x), f(x))
+
+
+def weighted7(x, w):
+    acc = 0.0
+    for a in range(-3, 4):
+        for b in range(-3, 4):
+            acc += w[a + 3, b + 3] * x[a, b]
+    return acc
+
+
+@pytest.mark.parametrize("mode", ["reflect", "wrap"])
+def test_a_kept_nest_reads_a_standard_indexing_table_checked_per_read(mode):
+    """Over the budget, reads of a weights argument at loop indices stay reads (checked as
+    they happen): scipy's numbers, and a table too small raises IndexError naming the read."""
+    f = stencil_ufunc(boundary=mode, standard_indexing=["w"])(weighted7)
+    assert "for a in range(-3, 4):" in f.inspect_ir()
+    x = rng.normal(size=(2, 19, 23))
+    w = rng.normal(size=(7, 7))
+    expected = np.stack([ndi.correlate(im, w, mode=mode) for im in x])
+    np.testing.assert_allclose(f(x, w), expected, rtol=1e-12, atol=1e-12)
+    with pytest.raises(IndexError, match=r"w\[a \+ 3, b \+ 3\]"):
+        f(x, w[:6])

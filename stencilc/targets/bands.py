@@ -12,10 +12,12 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from concurrent.futures import ThreadPoolExecutor
 
 #: the band that holds every row
 ALL_ROWS = np.iinfo(np.intp).max
@@ -87,6 +89,8 @@ def _executor() -> ThreadPoolExecutor:
     if _pool is None:
         with _pool_lock:
             if _pool is None:
+                from concurrent.futures import ThreadPoolExecutor   # only when splitting
+
                 import numba
                 workers = max(numba.config.NUMBA_NUM_THREADS, os.cpu_count() or 1)
                 _pool = ThreadPoolExecutor(workers, thread_name_prefix="stencilc")

@@ -20,7 +20,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..codegen.common import GeneratedModule
-from ..codegen.cuda import generate_cuda, launch_shape
 from ..dtypes import DTypes
 from ..ir import Role, StencilIR
 from .cpu import CpuTarget
@@ -58,6 +57,8 @@ class CudaTarget:
             return False
 
     def generate(self, ir: StencilIR, options, arg_dtypes: DTypes, env_note: str) -> GeneratedModule:
+        from ..codegen.cuda import generate_cuda   # the GPU's code generator, when used
+
         return generate_cuda(ir, options.boundary, options.cval, options.fastmath,
                              tuple(arg_dtypes), env_note=env_note)
 
@@ -138,6 +139,8 @@ class CudaKernel:
                 results.append(cuda.device_array(shape, dt))
         fills = [np.asarray(v, dtype=dt)[()] for v, dt in zip(fills, self.out_dtypes)]
         if batch and math.prod(core_shape):
+            from ..codegen.cuda import launch_shape
+
             grid, block = launch_shape(ir.ndim, batch, core_shape)
             self.dispatcher[grid, block](*inputs, *fills, *results)
         full = loop_shape + core_shape
