@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numba
 import numpy as np
@@ -401,3 +402,26 @@ def test_parallel_target_1d_and_concurrent_calls():
     assert len(results) == 8
     for r in results:
         np.testing.assert_array_equal(r, expected)
+
+
+def test_parallel_row_bands_stop_at_the_first_error(monkeypatch):
+    """A band that raises stops the others from starting more, and its error reaches the
+    caller as the kernel raised it."""
+    from stencilc.targets import bands
+    started = []
+
+    def task(k):
+        def run():
+            started.append(k)
+            if k == 0:
+                raise IndexError("band 0 failed")
+            time.sleep(0.002)   # so that the failure is seen long before the last band
+        return run
+
+    with pytest.raises(IndexError, match="band 0 failed"):
+        bands._run([task(k) for k in range(64)], threads=1)
+    assert started == [0]
+    started.clear()
+    with pytest.raises(IndexError, match="band 0 failed"):
+        bands._run([task(k) for k in range(64)], threads=2)
+    assert 0 in started and len(started) < 64

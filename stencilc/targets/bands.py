@@ -62,14 +62,20 @@ def _band(gufunc: Callable, inputs: list, outs: tuple, rows: tuple[int, int]) ->
 def _run(tasks: list[Callable[[], Any]], threads: int) -> None:
     """Every task, taken in order by ``threads`` workers, the calling thread one of them (a
     pool thread can take a tenth of a millisecond to wake; meanwhile the others take its
-    share). The first error is raised once every worker has stopped."""
+    share). After an error (or Ctrl-C in the calling thread) no task is started; the first
+    error is raised once every worker has stopped."""
     taken = itertools.count()   # next() on it is atomic under the GIL
+    failed = threading.Event()
 
     def work() -> None:
-        for k in iter(lambda: next(taken), None):
-            if k >= len(tasks):
-                return
-            tasks[k]()
+        try:
+            for k in iter(lambda: next(taken), None):
+                if k >= len(tasks) or failed.is_set():
+                    return
+                tasks[k]()
+        except BaseException:
+            failed.set()
+            raise
 
     helpers = [_executor().submit(work) for _ in range(min(threads, len(tasks)) - 1)]
     error: BaseException | None = None
