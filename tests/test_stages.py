@@ -228,6 +228,33 @@ def test_each_compiled_function_of_a_kernel_is_compiled_once():
     assert compiled == {"_sc_point": 1, "_sc_interior": 1}
 
 
+SKEWED = load_source("""
+def skewed(x):
+    return x[-1, 2] + 2 * x[1, -1] - x[0, 0]
+""")
+
+
+@pytest.mark.parametrize("boundary", ["reflect", "constant"])
+def test_a_band_of_rows_computes_those_rows_and_nothing_else(boundary):
+    """The CPU gufunc's band inputs, which the parallel target's threads use: rows
+    ``[start, stop)`` of axis 0 equal scipy's (border rows at either end included), every
+    other row keeps what the output held."""
+    f = stencil_ufunc(boundary=boundary, cval=3)(SKEWED.skewed)
+    x = np.random.default_rng(6).integers(-9, 9, (2, 9, 7)).astype(np.float64)
+    weights = np.zeros((1, 3, 5))
+    weights[0, 0, 4], weights[0, 2, 1], weights[0, 1, 2] = 1, 2, -1
+    expected = ndi.correlate(x, weights, mode=boundary, cval=3)
+    specialization = f.compile(x.dtype)
+    for start, stop in [(0, 1), (0, 3), (3, 7), (7, 9), (8, 9), (5, 5), (-4, 100)]:
+        out = np.full_like(x, -77.0)
+        specialization.kernel([x], (out,), band=(start, stop))
+        rows = slice(max(start, 0), min(stop, 9))
+        np.testing.assert_array_equal(out[:, rows], expected[:, rows])
+        untouched = np.ones(9, bool)
+        untouched[rows] = False
+        assert (out[:, untouched] == -77.0).all()
+
+
 BOOLEAN = load_source("""
 def spread(x):
     return x[-1, 0] | x[1, 0] | x[0, -1] | x[0, 1]
