@@ -27,6 +27,7 @@ import numpy as np
 from numba.core import errors as numba_errors
 from numba.np.numpy_support import as_dtype
 
+from ..cache import compile_lock
 from ..codegen.common import GeneratedModule
 from ..codegen.cpu import CpuOptions, generate_cpu
 from ..dtypes import DTypes, names
@@ -91,8 +92,8 @@ class ParallelTarget(CpuTarget):
     description = "every core inside one call, also for a single image"
 
     def compile(self, module, generated, ir, options, arg_dtypes, out_dtypes, cache):
-        build = functools.partial(_guvectorize, module, generated, ir, arg_dtypes, out_dtypes,
-                                  cache=cache)
+        build = functools.partial(_locked_guvectorize, module, generated, ir, arg_dtypes,
+                                  out_dtypes, cache=cache)
         return _ParallelKernel(ir, {"blocks": functools.partial(build, target="parallel"),
                                     "rows": functools.partial(build, target="cpu")})
 
@@ -138,6 +139,15 @@ def _guvectorize(module, generated: GeneratedModule, ir: StencilIR, arg_dtypes, 
     built = numba.guvectorize([numba.void(*arg_types, *out_types)], str(layout),
                               nopython=True, cache=cache, target=target)(function)
     return Gufunc(getattr(built, "ufunc", built), getattr(built, "gufunc_builder", None), ir)
+
+
+def _locked_guvectorize(module, generated: GeneratedModule, ir: StencilIR, arg_dtypes,
+                        out_dtypes, cache: bool, target: str) -> Gufunc:
+    """:func:`_guvectorize` under the module's cache lock, as the pipeline compiles: a gufunc
+    built later, on first use, must not race another process writing the same cache entry
+    (numba issue #10128: mismatched files, then a segfault on loading them)."""
+    with compile_lock(module.__name__) if cache else contextlib.nullcontext():
+        return _guvectorize(module, generated, ir, arg_dtypes, out_dtypes, cache, target)
 
 
 class _ParallelKernel:
