@@ -4,10 +4,10 @@
   variable replaced by each value in turn, so every relative read gets constant offsets and
   small loops (``for d in (-1, 1)``) leave no loop behind. A nest whose unrolled body would
   pass the budget stays a loop nest entirely (inner loops included): LLVM unrolls and
-  vectorizes those itself, as fast as the unrolled text, while numba compiles the unrolled
-  text in time proportional to its length (docs/performance.md, "Compile time"). Unrolling
-  only the inner loops of such a nest is the one shape LLVM then cannot vectorize (7x slower
-  for a 10x10 window), so it is never produced.
+  vectorizes those itself, within a few percent of the unrolled text up to 10x10, while numba
+  compiles the unrolled text in time proportional to its length (docs/performance.md,
+  "Compile time"). Unrolling only the inner loops of such a nest is the one shape LLVM then
+  cannot vectorize (6x slower for a 10x10 window), so it is never produced.
 * Integer arithmetic on constants is folded (``a + 2`` once ``a`` is known), by the one
   constant folder (:mod:`stencilc.folding`).
 * Reads of a global NumPy array at constant indices become typed constants
@@ -32,7 +32,7 @@ from .ir import UNKNOWN, Role, ShapeNeed, StencilIR, constant_node, constant_val
 #: most statements an unrolled loop nest may produce: a 5x5 window (31 with the loop
 #: variables' last values). Measured on weighted windows (benchmarks/compile_time.py
 #: --unroll, docs/performance.md): unrolled and rolled nests run alike from 3x3 to 10x10
-#: (within 5 %), and rolling saves 0.25 s of compile at 5x5, 0.5 s at 7x7, 1 s at 10x10,
+#: (within 6 %), and rolling saves 0.25 s of compile at 5x5, 0.5 s at 7x7, 1 s at 10x10,
 #: 2.7 s at 15x15 (where the unrolled body runs 10-20 % faster). 5x5 stays unrolled: the
 #: float64-accumulating Gaussian of make bench ran 2-7 % slower rolled. A two-step loop
 #: (``range(-1, 2, 2)``) ran 25 % faster unrolled.
@@ -128,7 +128,6 @@ class _Simplifier(ast.NodeTransformer):
         name = node.target.id
         if self.unroll and values is not None and len(values) <= MAX_TRIP_COUNT \
                 and _unrollable(node, name):
-            original = copy.deepcopy(node.body)
             unrolled: list[ast.stmt] = []
             for value in values:
                 copies = [_Substitute(name, value).visit(copy.deepcopy(s)) for s in node.body]
@@ -141,7 +140,7 @@ class _Simplifier(ast.NodeTransformer):
                                       value=ast.Constant(values[-1]))
                     unrolled.append(ast.copy_location(last, node))
                 return [ast.fix_missing_locations(s) for s in unrolled]
-            node.body = original   # over budget: the whole nest stays rolled
+            # over budget (node.body itself is untouched): the whole nest stays rolled
             self.unroll = False
             try:
                 node.body = self.statements(node.body)

@@ -380,10 +380,14 @@ def inside_none_axes(ir: StencilIR, spec: BoundarySpec) -> str | None:
     return " and ".join(tests) if tests else None
 
 
+def _point_index(ir: StencilIR) -> str:
+    return ", ".join(f"{P}i{k}" for k in range(ir.ndim))
+
+
 def store_point(ir: StencilIR, call: str) -> list[str]:
     """The statements that store the value(s) of ``call`` into the outputs ``_sc_out0, ...``
     at ``_sc_i0, ...`` (every target writes outputs the same way)."""
-    idx = ", ".join(f"{P}i{k}" for k in range(ir.ndim))
+    idx = _point_index(ir)
     outs = [f"{P}out{k}" for k in range(ir.nout)]
     if ir.nout == 1:
         return [f"{outs[0]}[{idx}] = {call}"]
@@ -393,8 +397,7 @@ def store_point(ir: StencilIR, call: str) -> list[str]:
 def border_stores(ir: StencilIR, spec: BoundarySpec, computed: list[str]) -> list[str]:
     """The statements for one border point: ``computed`` (statements computing and storing it)
     where its window stays inside along every ``None`` axis, else the fill values."""
-    fill = [f"{o}[{', '.join(f'{P}i{k}' for k in range(ir.ndim))}] = {f}"
-            for o, f in zip((f"{P}out{k}" for k in range(ir.nout)), fill_params(ir, spec))]
+    fill = [f"{P}out{k}[{_point_index(ir)}] = {f}" for k, f in enumerate(fill_params(ir, spec))]
     if not spec.computes_border:
         return fill
     test = inside_none_axes(ir, spec)
@@ -408,7 +411,7 @@ def point_stores(ir: StencilIR, spec: BoundarySpec) -> tuple[list[str], list[str
     """The statements that store one interior point (through ``_sc_point``) and one border
     point (through ``_sc_border``, or the fill values)."""
     args = ", ".join(a.name for a in ir.arguments)
-    idx = ", ".join(f"{P}i{k}" for k in range(ir.ndim))
+    idx = _point_index(ir)
     shapes = ", ".join(f"{P}n{k}" for k in range(ir.ndim))
     return (store_point(ir, f"{P}point({idx}, {args})"),
             border_stores(ir, spec, store_point(ir, f"{P}border({idx}, {shapes}, {args})")))

@@ -84,7 +84,7 @@ def generate_cpu(ir: StencilIR, options: CpuOptions, arg_dtypes: tuple[np.dtype,
     patches = _Patches.of(ir, spec, box)
     for array, cells in patches.cells.items():
         _patch_function(out, inline, array, cells, dtypes[array], spec, box)
-    nest = _Nest(ir, box, [a.name for a in ir.arguments] + fill_params(ir, spec),
+    nest = _Nest(ir, [a.name for a in ir.arguments] + fill_params(ir, spec),
                  [f"{P}out{k}" for k in range(ir.nout)], patches)
     _edge_function(out, inline, ir, spec, box, nest)
     _interior_function(out, jit, ir, box, nest)
@@ -174,7 +174,6 @@ class _Nest:
     values), its outputs, and the patches."""
 
     ir: StencilIR
-    box: _Box
     inputs: list[str]
     outputs: list[str]
     patches: _Patches
