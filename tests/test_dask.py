@@ -55,6 +55,22 @@ def test_any_chunking_gives_the_numpy_result(case, boundary):
     np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.parametrize("chunks", [(2, 5, 4), (1, 17, 13)], ids=["chunked core", "one chunk"])
+def test_parallel_target_inside_dask_tasks(chunks, monkeypatch):
+    """The parallel target inside Dask's threads: blocks of two images spread over numba's
+    threads, one-image blocks cut into row bands on stencilc's pool (every call split here,
+    however small). The cpu target's numbers, which the other tests check against NumPy
+    slicing."""
+    from stencilc.targets import bands
+    monkeypatch.setattr(bands, "SMALL_CALL", 0)
+    x = np.random.default_rng(7).integers(-50, 50, (3, 17, 13)).astype(np.int64)
+    serial = stencil_ufunc(boundary="reflect")(KERNEL)
+    parallel = stencil_ufunc(boundary="reflect", target="parallel")(KERNEL)
+    expected = serial(x)
+    np.testing.assert_array_equal(parallel(da.from_array(x, chunks=chunks)).compute(), expected)
+    np.testing.assert_array_equal(parallel(x[0]), expected[0])
+
+
 @pytest.mark.parametrize("boundary", BOUNDARIES)
 def test_several_inputs_scalars_weights_and_outputs(boundary):
     @stencil_ufunc(boundary=boundary, standard_indexing=("w",))

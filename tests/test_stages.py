@@ -212,7 +212,7 @@ def test_each_compiled_function_of_a_kernel_is_compiled_once():
     own (value types, border points) and inlined in the interior rows, which every gufunc
     shares - the parallel target's two included. No function is compiled a second time for
     other argument types (numba specializes on literal integers passed between compiled
-    functions, which once compiled the border function five times)."""
+    functions, which once compiled the edge function five times)."""
     import numba
     from stencilc.targets.cpu import ParallelTarget
 
