@@ -12,6 +12,11 @@
   constant folder (:mod:`stencilc.folding`).
 * Reads of a global NumPy array at constant indices become typed constants
   (``W[1, 2]`` -> ``np.float32(0.125)``): numba freezes global arrays at compile time anyway.
+* ``and``/``or`` between comparisons of plain values become ``&``/``|`` (Game of Life's
+  ``n == 3 or (n == 2 and x[0, 0] == 1)``): the same booleans with no branch, so LLVM
+  vectorizes the loop (the branching form ran 36x slower on random cells). Only where every
+  operand is a comparison (or ``not``) of names, constants, constant-offset reads and
+  ``+ - *`` or bitwise arithmetic, which cannot raise or change anything when evaluated.
 * Assignments of constants to locals that nothing reads are dropped (an unrolled loop leaves
   its variable at its last value, as Python does, but usually nothing reads it).
 
@@ -27,7 +32,8 @@ from dataclasses import replace
 import numpy as np
 
 from .folding import int_value
-from .ir import UNKNOWN, Role, ShapeNeed, StencilIR, constant_node, constant_value
+from .ir import (UNKNOWN, RelativeRead, Role, ShapeNeed, StencilIR, constant_node,
+                 constant_value)
 
 #: most statements an unrolled loop nest may produce: a 5x5 window (31 with the loop
 #: variables' last values). Measured on weighted windows (benchmarks/compile_time.py
@@ -171,6 +177,16 @@ class _Simplifier(ast.NodeTransformer):
             return node
         return ast.copy_location(ast.Constant(value), node)
 
+    def visit_BoolOp(self, node: ast.BoolOp) -> ast.expr:
+        self.generic_visit(node)
+        if not all(_plain_bool(v) for v in node.values):
+            return node
+        op = ast.BitAnd() if isinstance(node.op, ast.And) else ast.BitOr()
+        result = node.values[0]
+        for value in node.values[1:]:
+            result = ast.BinOp(left=result, op=op, right=value)
+        return ast.copy_location(result, node)
+
     def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
         self.generic_visit(node)
         if not isinstance(node.value, ast.Name):
@@ -185,6 +201,30 @@ class _Simplifier(ast.NodeTransformer):
         if any(not -n <= i < n for i, n in zip(index, table.shape)):
             return node   # out of range: leave it to numba, as written
         return ast.copy_location(constant_node(table[tuple(index)]), node)
+
+
+_PLAIN_NODES = (ast.Name, ast.Load, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare,
+                ast.Add, ast.Sub, ast.Mult, ast.BitAnd, ast.BitOr, ast.BitXor, ast.USub,
+                ast.UAdd, ast.Not, ast.Invert, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt,
+                ast.GtE)
+
+
+def _plain_bool(node: ast.expr) -> bool:
+    """A boolean that evaluating early cannot make raise or differ: a comparison, ``not``, or
+    ``&``/``|`` of such, over plain values (:data:`_PLAIN_NODES`, constant-offset reads)."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.BitAnd, ast.BitOr)):
+        return _plain_bool(node.left) and _plain_bool(node.right)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return _plain_bool(node.operand)
+    if not isinstance(node, ast.Compare):
+        return False
+    for part in ast.walk(node):
+        if isinstance(part, RelativeRead):
+            if any(c is not None for c in part.checked):
+                return False
+        elif not isinstance(part, _PLAIN_NODES):
+            return False
+    return True
 
 
 class _Substitute(ast.NodeTransformer):

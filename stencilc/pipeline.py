@@ -14,7 +14,7 @@ import hashlib
 import os
 import warnings
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -30,6 +30,7 @@ from .progress import compile_notice
 
 if TYPE_CHECKING:  # pragma: no cover
     from .options import Options
+    from .stepping import Stepping
     from .targets import Target
 
 
@@ -49,6 +50,11 @@ class Specialization:
 
     def __call__(self, *arrays: Any, out: tuple | None = None) -> Any:
         return self.target.run(self.kernel, (*arrays, *self.fills), out)
+
+    def advance(self, arrays: Sequence[Any], stepping: "Stepping") -> tuple:
+        """The state after ``stepping.steps`` steps from ``arrays`` (checked by an array
+        adapter): one array per output."""
+        return self.target.advance(self.kernel, (*arrays, *self.fills), stepping)
 
     @property
     def types(self) -> str:

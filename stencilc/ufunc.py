@@ -233,6 +233,31 @@ class StencilUFunc:
         return arrays.adapter_for(args).call_with(self, args, out, axes=axes, axis=axis,
                                                   dims=dims)
 
+    # --- time stepping (docs/iterate.md) ---------------------------------------------------
+
+    def iterate(self, *args: Any, steps: int, block_steps: int | None = None,
+                dims: Sequence[str] | None = None) -> Any:
+        """Apply the kernel ``steps`` times, each step's outputs becoming the next step's first
+        ``nout`` arguments (the state); the other arguments stay fixed. Returns the final
+        state (a tuple for several outputs), equal bit for bit to
+        ``for _ in range(steps): u = f(u, ...)``.
+
+        NumPy states advance in cache-sized tiles, ``block_steps`` steps at a time (default:
+        chosen from the cache size and the neighbourhood); Dask states exchange one halo per
+        many steps; GPU states stay on the device. ``dims`` names the core dimensions of
+        xarray inputs.
+        """
+        from . import stepping
+        return stepping.iterate(self, args, steps, block_steps, dims)
+
+    def trajectory(self, *args: Any, steps: int, every: int, block_steps: int | None = None,
+                   dims: Sequence[str] | None = None):
+        """Like :meth:`iterate`, yielding ``(step, state)`` after every ``every`` steps and
+        after the last: ``every`` steps run blocked between two states. Each state is a new
+        array (or tuple of arrays), safe to keep."""
+        from . import stepping
+        return stepping.trajectory(self, args, steps, every, block_steps, dims)
+
     # --- pickling: the function, its IR and the options; recompiles on load -----------------
 
     def __reduce__(self):

@@ -419,9 +419,9 @@ def test_parallel_row_bands_stop_at_the_first_error(monkeypatch):
         return run
 
     with pytest.raises(IndexError, match="band 0 failed"):
-        bands._run([task(k) for k in range(64)], threads=1)
+        bands.run_tasks([task(k) for k in range(64)], threads=1)
     assert started == [0]
     started.clear()
     with pytest.raises(IndexError, match="band 0 failed"):
-        bands._run([task(k) for k in range(64)], threads=2)
+        bands.run_tasks([task(k) for k in range(64)], threads=2)
     assert 0 in started and len(started) < 64

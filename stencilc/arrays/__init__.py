@@ -25,16 +25,27 @@ class ArrayAdapter(Protocol):
         """``f(*args, out=out, axes=axes, axis=axis, dims=dims)`` for arguments this adapter
         owns."""
 
+    def iterate_with(self, f: "StencilUFunc", args: Sequence[Any], steps: int,
+                     block_steps: int | None, *, dims: Any) -> Any:
+        """``f`` applied ``steps`` times to ``args``, its outputs fed back into the first
+        ``f.nout`` of them (:mod:`stencilc.stepping`); the final state."""
+
 
 class PositionalAdapter(ABC):
     """Base of the adapters for arrays whose axes are known by position (NumPy, Dask, GPU):
     ``axes``/``axis`` move the core axes last around :meth:`call`, which sees core axes last,
     ``out`` as a tuple of one array per output (or None), and a kernel whose boundary is per
-    axis. Subclasses define ``name``, ``owns`` and ``call``."""
+    axis. Subclasses define ``name``, ``owns``, ``call`` and ``iterate``."""
 
     @abstractmethod
     def call(self, f: "StencilUFunc", args: Sequence[Any], out: tuple | None) -> Any:
         """``f(*args, out=out)`` with core axes last."""
+
+    @abstractmethod
+    def iterate(self, f: "StencilUFunc", args: Sequence[Any], steps: int,
+                block_steps: int | None) -> Any:
+        """``steps`` steps of ``f`` with core axes last (arguments counted and roles checked
+        by :func:`stencilc.stepping.iterate`)."""
 
     def call_with(self, f: "StencilUFunc", args: Sequence[Any], out: Any, *, axes: Any = None,
                   axis: Any = None, dims: Any = None) -> Any:
@@ -49,6 +60,13 @@ class PositionalAdapter(ABC):
             return self.call(f, args, outs)
         return call_on_axes(lambda moved, moved_out: self.call(f, moved, moved_out),
                             f, args, outs, core)
+
+    def iterate_with(self, f: "StencilUFunc", args: Sequence[Any], steps: int,
+                     block_steps: int | None, *, dims: Any = None) -> Any:
+        if dims is not None:
+            raise TypeError(f"{f.__name__}.iterate: dims= names xarray dimensions; these "
+                            "arguments have their core axes last")
+        return self.iterate(f.for_dims(), args, steps, block_steps)
 
 
 from ..axes import call_on_axes, resolve as resolve_axes  # noqa: E402

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
+from ..boundary import per_axis
 from ..dtypes import native_dtype
+from ..stepping import Stepping
+from ..stepping.checks import check_state
 from ..targets.cuda import is_device_array
 from . import PositionalAdapter
 from .checks import check_core_ndims, check_out_casting, what
@@ -20,14 +23,26 @@ class CudaArrayAdapter(PositionalAdapter):
         return any(is_device_array(a) for a in args)
 
     def call(self, f: "StencilUFunc", args: Sequence[Any], out: Any) -> Any:
-        if f.target != "cuda":
-            raise TypeError(f"{f.__name__}: GPU arrays need a kernel compiled with "
-                            f"target='cuda' (this one has target={f.target!r}); copy them to "
-                            "the host first, or decorate with target='cuda'")
-        check_core_ndims(f, args)
-        dtypes = [native_dtype(a.dtype, f.__name__, what(f, k)) for k, a in enumerate(args)]
         wanted = None if out is None else tuple(o.dtype for o in out)
-        spec = f.compile(*dtypes, out_dtypes=wanted)
+        spec = _specialization(f, args, wanted)
         if out is not None:
             check_out_casting(f, spec.natural_out_dtypes, out)
         return spec(*args, out=out)
+
+    def iterate(self, f: "StencilUFunc", args: Sequence[Any], steps: int,
+                block_steps: int | None) -> Any:
+        spec = _specialization(f, args, None)
+        check_state(f, args, spec.out_dtypes)
+        stepping = Stepping(f.ir, per_axis(f.boundary, f.ir.ndim), steps, block_steps)
+        states = spec.advance(list(args), stepping)
+        return states if f.nout > 1 else states[0]
+
+
+def _specialization(f: "StencilUFunc", args: Sequence[Any], out_dtypes):
+    if f.target != "cuda":
+        raise TypeError(f"{f.__name__}: GPU arrays need a kernel compiled with "
+                        f"target='cuda' (this one has target={f.target!r}); copy them to "
+                        "the host first, or decorate with target='cuda'")
+    check_core_ndims(f, args)
+    dtypes = [native_dtype(a.dtype, f.__name__, what(f, k)) for k, a in enumerate(args)]
+    return f.compile(*dtypes, out_dtypes=out_dtypes)

@@ -46,6 +46,10 @@ class DaskAdapter(PositionalAdapter):
     def call(self, f: "StencilUFunc", args, out) -> Any:
         return call(f, args, out)
 
+    def iterate(self, f: "StencilUFunc", args, steps: int, block_steps: int | None) -> Any:
+        from ..stepping.dask import iterate
+        return iterate(f, args, steps, block_steps)
+
 
 def call(f: "StencilUFunc", args: tuple, out) -> Any:
     """``f(*args)`` where at least one argument is a Dask array: a lazy Dask result."""
@@ -135,14 +139,9 @@ def _overlapped(f: "StencilUFunc", arrays, relative, depth, out_dtypes):
             axes = {a.ndim - d + ax: dp for ax, dp in enumerate(depth)}
             a = overlap(a, depth=axes, boundary={ax: "none" for ax in axes})
             dims.append("()")
-        elif argument.role is Role.SCALAR or argument.ndim == 0:
-            a = a.reshape(a.shape + (1,) * d)          # broadcast against the core axes
-            dims.append("()")
         else:
-            c = argument.ndim
-            a = a.reshape(a.shape[:a.ndim - c] + (1,) * d + a.shape[a.ndim - c:])
-            a = a.rechunk(a.chunks[:a.ndim - c] + tuple((s,) for s in a.shape[a.ndim - c:]))
-            dims.append("(" + ",".join(argument.core_dims) + ")")
+            a, core = beside_core(argument, a, d)
+            dims.append(core)
         pieces.append(a)
     signature = ",".join(dims) + "->" + ",".join(["()"] * f.nout)
     block = _BlockKernel(local, tuple(a.role for a in f.ir.arguments),
@@ -157,6 +156,17 @@ def _overlapped(f: "StencilUFunc", arrays, relative, depth, out_dtypes):
         keep = tuple(slice(p, r.shape[r.ndim - d + ax] - p) for ax, p in enumerate(pads))
         finished.append(r[(Ellipsis,) + keep] if any(pads) else r)
     return tuple(finished) if f.nout > 1 else finished[0]
+
+
+def beside_core(argument, a, d: int):
+    """A scalar or ``standard_indexing`` argument shaped to broadcast against blocks of the
+    ``d`` core axes (size-1 axes where they are), and its core dimensions in a signature."""
+    if argument.role is Role.SCALAR or argument.ndim == 0:
+        return a.reshape(a.shape + (1,) * d), "()"
+    c = argument.ndim
+    a = a.reshape(a.shape[:a.ndim - c] + (1,) * d + a.shape[a.ndim - c:])
+    a = a.rechunk(a.chunks[:a.ndim - c] + tuple((s,) for s in a.shape[a.ndim - c:]))
+    return a, "(" + ",".join(argument.core_dims) + ")"
 
 
 def _pad(a, pads, modes, cval):
@@ -196,11 +206,17 @@ class _BlockKernel:
         self.ndim = ndim
 
     def __call__(self, *blocks):
-        args = []
-        for role, c, b in zip(self.roles, self.core_ndims, blocks):
-            if role is Role.SCALAR:
-                b = b.reshape(b.shape[:b.ndim - self.ndim])
-            elif role is Role.STANDARD:
-                b = b.reshape(b.shape[:b.ndim - c - self.ndim] + b.shape[b.ndim - c:])
-            args.append(b)
-        return self.ufunc(*args)
+        return self.ufunc(*block_arguments(self.roles, self.core_ndims, self.ndim, blocks))
+
+
+def block_arguments(roles, core_ndims, ndim: int, blocks) -> list:
+    """The kernel's arguments from the blocks: the broadcasting axes :func:`beside_core` added
+    to scalars and ``standard_indexing`` arrays dropped."""
+    args = []
+    for role, c, b in zip(roles, core_ndims, blocks):
+        if role is Role.SCALAR:
+            b = b.reshape(b.shape[:b.ndim - ndim])
+        elif role is Role.STANDARD:
+            b = b.reshape(b.shape[:b.ndim - c - ndim] + b.shape[b.ndim - c:])
+        args.append(b)
+    return args

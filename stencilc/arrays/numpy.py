@@ -5,7 +5,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from ..boundary import per_axis
 from ..dtypes import native_dtype
+from ..stepping import Stepping
+from ..stepping.checks import check_state
 from . import PositionalAdapter
 from .checks import check_core_ndims, check_out_casting, to_native
 
@@ -20,11 +23,8 @@ class NumpyAdapter(PositionalAdapter):
         return True   # the fallback: lists, scalars and array-likes go through np.asarray
 
     def call(self, f: "StencilUFunc", args: Sequence[Any], out: Any) -> Any:
-        arrays = [to_native(f, np.asarray(a), k) for k, a in enumerate(args)]
+        arrays = _prepared(f, args)
         outs = _as_outputs(f, out)
-        check_core_ndims(f, arrays)
-        arrays = [a if core_contiguous(a, arg.ndim) else np.ascontiguousarray(a)
-                  for a, arg in zip(arrays, f.ir.arguments)]
         arg_dtypes = tuple(a.dtype for a in arrays)
         if outs is None:
             return f.compile(*arg_dtypes)(*arrays)
@@ -43,6 +43,23 @@ class NumpyAdapter(PositionalAdapter):
         for o, result in zip(outs, staged):
             np.copyto(o, result)
         return outs if f.nout > 1 else outs[0]
+
+    def iterate(self, f: "StencilUFunc", args: Sequence[Any], steps: int,
+                block_steps: int | None) -> Any:
+        arrays = _prepared(f, args)
+        spec = f.compile(*(a.dtype for a in arrays))
+        check_state(f, arrays, spec.out_dtypes)
+        stepping = Stepping(f.ir, per_axis(f.boundary, f.ir.ndim), steps, block_steps)
+        states = spec.advance(arrays, stepping)
+        return states if f.nout > 1 else states[0]
+
+
+def _prepared(f: "StencilUFunc", args: Sequence[Any]) -> list[np.ndarray]:
+    """The arguments as native-order arrays with C-contiguous core blocks, checked."""
+    arrays = [to_native(f, np.asarray(a), k) for k, a in enumerate(args)]
+    check_core_ndims(f, arrays)
+    return [a if core_contiguous(a, arg.ndim) else np.ascontiguousarray(a)
+            for a, arg in zip(arrays, f.ir.arguments)]
 
 
 def core_contiguous(array: np.ndarray, core_ndim: int) -> bool:

@@ -14,6 +14,7 @@ entries are checked as NumPy checks them, but the order is the input's.
 """
 from __future__ import annotations
 
+import functools
 import sys
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -51,8 +52,20 @@ class XarrayAdapter:
             return _each_variable(self, f, args, datasets, axes, axis, dims)
         return _apply(f, args, axes, axis, dims)
 
+    def iterate_with(self, f: "StencilUFunc", args: Sequence[Any], steps: int,
+                     block_steps: int | None, *, dims: Any) -> Any:
+        xr = _xarray()
+        if any(isinstance(a, xr.Dataset) for a in args):
+            raise TypeError(f"{f.__name__}.iterate: pass DataArrays (e.g. ds['u']), not a "
+                            "Dataset: the state is one array per output")
+        return _apply(f, args, None, None, dims,
+                      lambda kernel: functools.partial(kernel.iterate, steps=steps,
+                                                       block_steps=block_steps))
 
-def _apply(f: "StencilUFunc", args: Sequence[Any], axes, axis, dims):
+
+def _apply(f: "StencilUFunc", args: Sequence[Any], axes, axis, dims, how=None):
+    """``f`` applied to DataArrays; ``how(kernel)`` gives the function xarray calls on the
+    underlying arrays (default: the kernel itself)."""
     xr = _xarray()
     labelled = [k for k, a in enumerate(args) if isinstance(a, xr.DataArray)]
     relative = [k for k in labelled if f.ir.arguments[k].role is Role.RELATIVE]
@@ -67,7 +80,7 @@ def _apply(f: "StencilUFunc", args: Sequence[Any], axes, axis, dims):
             input_core_dims.append(list(core))
         else:   # a standard_indexing array: its own last dimensions
             input_core_dims.append(list(a.dims[a.ndim - argument.ndim:]))
-    result = xr.apply_ufunc(kernel, *args, input_core_dims=input_core_dims,
+    result = xr.apply_ufunc(how(kernel) if how else kernel, *args, input_core_dims=input_core_dims,
                             output_core_dims=[list(core)] * f.nout, dask="allowed",
                             keep_attrs=True)
     results = result if f.nout > 1 else (result,)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..codegen.common import GeneratedModule
     from ..ir import StencilIR
     from ..options import Options
+    from ..stepping import Stepping
 
 DTypes = tuple[np.dtype, ...]
 
@@ -55,6 +56,11 @@ class Target(Protocol):
 
     def run(self, kernel: Any, arrays: Sequence[Any], out: tuple | None) -> Any:
         """Apply the compiled kernel to arrays already checked by an array adapter."""
+
+    def advance(self, kernel: Any, arrays: Sequence[Any], stepping: "Stepping") -> tuple:
+        """``stepping.steps`` steps from ``arrays`` (state first, checked by an array
+        adapter), each step's outputs the next step's state: one array per output, of the
+        kind the arrays were."""
 
     def inspect(self, kernel: Any, stage: str) -> str:
         """The compiled kernel's ``"llvm"`` or ``"asm"`` text."""

@@ -45,7 +45,7 @@ def run_in_rows(gufunc: Callable, arrays: Sequence[Any], out: tuple | None,
             inputs[k] = a.copy()
     rows = outs[0].shape[outs[0].ndim - gufunc.ir.ndim]
     bands = _cuts(rows, min(BANDS_PER_THREAD * threads, rows))
-    _run([_band(gufunc, inputs, outs, b) for b in bands], threads)
+    run_tasks([_band(gufunc, inputs, outs, b) for b in bands], threads)
     return results
 
 
@@ -59,7 +59,7 @@ def _band(gufunc: Callable, inputs: list, outs: tuple, rows: tuple[int, int]) ->
     return lambda: gufunc(inputs, outs, band=rows)
 
 
-def _run(tasks: list[Callable[[], Any]], threads: int) -> None:
+def run_tasks(tasks: list[Callable[[], Any]], threads: int) -> None:
     """Every task, taken in order by ``threads`` workers, the calling thread one of them (a
     pool thread can take a tenth of a millisecond to wake; meanwhile the others take its
     share). After an error (or Ctrl-C in the calling thread) no task is started; the first

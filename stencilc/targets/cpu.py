@@ -33,6 +33,7 @@ from ..codegen.cpu import CpuOptions, generate_cpu
 from ..dtypes import DTypes, names
 from ..ir import StencilIR
 from ..progress import compile_notice
+from ..stepping import tiles
 from .bands import ALL_ROWS, run_in_rows
 
 
@@ -82,6 +83,9 @@ class CpuTarget:
     def run(self, kernel: "Gufunc", arrays: Sequence[np.ndarray], out: tuple | None) -> Any:
         return kernel(arrays, out)
 
+    def advance(self, kernel: "Gufunc", arrays, stepping) -> tuple:
+        return tiles.advance(kernel, arrays, stepping, threads=1)
+
     def inspect(self, kernel: "Gufunc", stage: str) -> str:
         library = next(iter(kernel.builder._cres.values())).library
         return library.get_llvm_str() if stage == "llvm" else library.get_asm_str()
@@ -103,6 +107,10 @@ class ParallelTarget(CpuTarget):
             with _workqueue_guard():
                 return kernel.get("blocks")(arrays, out)
         return run_in_rows(kernel.get("rows"), arrays, out, threads)
+
+    def advance(self, kernel: "_ParallelKernel", arrays, stepping) -> tuple:
+        return tiles.advance(kernel.get("rows"), arrays, stepping,
+                             threads=numba.get_num_threads())
 
     def inspect(self, kernel: "_ParallelKernel", stage: str) -> str:
         return super().inspect(kernel.get("rows"), stage)

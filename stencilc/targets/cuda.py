@@ -77,6 +77,32 @@ class CudaTarget:
     def run(self, kernel: "CudaKernel", arrays: Sequence[Any], out: tuple | None) -> Any:
         return kernel(arrays, out)
 
+    def advance(self, kernel: "CudaKernel", arrays: Sequence[Any], stepping) -> tuple:
+        """The state stays on the device: NumPy arguments are copied there once, each step
+        writes into the other of two device buffers, and the results come back (NumPy
+        inputs) or stay (device inputs) at the end."""
+        from numba import cuda
+
+        count, nstate = len(kernel.ir.arguments), stepping.nstate
+        args, fills = list(arrays[:count]), list(arrays[count:])
+        on_device = any(is_device_array(a) for a in args)
+        moved = [_numba_device(a) if is_device_array(a) else cuda.to_device(np.asarray(a))
+                 for a in args]
+        state = moved[:nstate]
+        buffers = [[cuda.device_array(tuple(s.shape), s.dtype) for s in state]
+                   for _ in range(2)]
+        if stepping.steps == 0:
+            for copy, s in zip(buffers[0], state):
+                copy.copy_to_device(s)
+            state = buffers[0]
+        for step in range(stepping.steps):
+            out = buffers[step % 2]
+            kernel([*state, *moved[nstate:], *fills], tuple(out))
+            state = out
+        if on_device:
+            return tuple(_like_inputs(s, args) for s in state)
+        return tuple(s.copy_to_host() for s in state)
+
     def inspect(self, kernel: "CudaKernel", stage: str) -> str:
         if stage != "asm":
             raise ValueError("the cuda target shows its PTX (inspect_asm); LLVM IR is not kept")
@@ -206,6 +232,13 @@ def _batched(a, argument, loop_shape: tuple[int, ...], name: str):
     if is_device_array(a):
         return a.reshape(target)
     return np.ascontiguousarray(np.asarray(a).reshape(target))
+
+
+def _numba_device(array):
+    """A device array as numba's own (CuPy arrays through ``__cuda_array_interface__``)."""
+    from numba import cuda
+    return array if cuda.is_cuda_array(array) and hasattr(array, "copy_to_host") \
+        else cuda.as_cuda_array(array)
 
 
 def _like_inputs(result, args):

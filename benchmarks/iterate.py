@@ -1,0 +1,167 @@
+"""Time stepping: ``f.iterate`` against the plain loop of single stencilc calls, in one run.
+
+CPU cases (targets ``cpu`` and ``parallel``), each also against ``np.copyto`` of the state
+once per step (the memory roofline of a step that streams the array):
+
+* 2-D heat, 5-point, float32, 4096x4096, ``nearest``, 100 steps;
+* Game of Life, uint8, 4096x4096, ``wrap``, 100 steps;
+* 3-D 7-point Laplacian step, float64, 256^3, ``nearest``, 20 steps.
+
+Dask: 2-D heat on 8192x8192 float32 in 1024x1024 chunks, 100 steps, ``iterate`` against the
+loop of single calls on the Dask array: wall time of ``.compute()`` and the graph's task
+count. Every result is checked bit for bit against the loop's.
+
+Writes docs/bench-iterate.json.
+
+    python benchmarks/iterate.py            # the issue's sizes (about 5 minutes on 2 cores)
+    python benchmarks/iterate.py --quick    # small sizes: a smoke run
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Callable
+
+import numba
+import numpy as np
+
+from stencilc import stencil_ufunc
+from stencilc.demo import cpu_model
+from stencilc.stepping.plan import cache_bytes
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def heat_kernel(target: str):
+    @stencil_ufunc(boundary="nearest", target=target)
+    def heat(u, alpha):
+        return u[0, 0] + alpha * (u[-1, 0] + u[1, 0] + u[0, -1] + u[0, 1] - 4 * u[0, 0])
+    return heat
+
+
+def life_kernel(target: str):
+    @stencil_ufunc(boundary="wrap", target=target)
+    def life(x):
+        n = (x[-1, -1] + x[-1, 0] + x[-1, 1] + x[0, -1] + x[0, 1] +
+             x[1, -1] + x[1, 0] + x[1, 1])
+        return 1 if n == 3 or (n == 2 and x[0, 0] == 1) else 0
+    return life
+
+
+def laplace3d_kernel(target: str):
+    @stencil_ufunc(boundary="nearest", target=target)
+    def laplace3d(u, alpha):
+        return u[0, 0, 0] + alpha * (u[-1, 0, 0] + u[1, 0, 0] + u[0, -1, 0] + u[0, 1, 0] +
+                                     u[0, 0, -1] + u[0, 0, 1] - 6 * u[0, 0, 0])
+    return laplace3d
+
+
+def cases(quick: bool):
+    rng = np.random.default_rng(0)
+    n2, n3 = (512, 64) if quick else (4096, 256)
+    return [
+        ("heat 2-D float32", heat_kernel, (rng.random((n2, n2), dtype=np.float32),
+                                           np.float32(0.1)), 20 if quick else 100),
+        ("Life uint8 wrap", life_kernel, ((rng.random((n2, n2)) < 0.3).astype(np.uint8),),
+         20 if quick else 100),
+        ("Laplacian 3-D float64", laplace3d_kernel, (rng.random((n3, n3, n3)), 0.1),
+         5 if quick else 20),
+    ]
+
+
+def timed(call: Callable[[], object]) -> tuple[float, object]:
+    begin = time.perf_counter()
+    result = call()
+    return time.perf_counter() - begin, result
+
+
+def loop(f, args, steps: int):
+    state = args[0]
+    for _ in range(steps):
+        state = f(state, *args[1:])
+    return state
+
+
+def copies(state: np.ndarray, steps: int) -> None:
+    buffer = np.empty_like(state)
+    for _ in range(steps):
+        np.copyto(buffer, state)
+
+
+def warm_up(f, args) -> None:
+    """Compile both paths on a small corner of the arguments (not timed)."""
+    small = [a[(slice(0, 16),) * a.ndim] if np.ndim(a) else a for a in args]
+    f(*small)
+    f.iterate(*small, steps=2)
+
+
+def run_cpu(quick: bool) -> list[dict]:
+    rows = []
+    for name, make, args, steps in cases(quick):
+        for target in ("cpu", "parallel"):
+            f = make(target)
+            warm_up(f, args)
+            copy_s, _ = timed(lambda: copies(args[0], steps))
+            loop_s, expected = timed(lambda: loop(f, args, steps))
+            iterate_s, result = timed(lambda: f.iterate(*args, steps=steps))
+            row = {"case": name, "target": target, "shape": list(args[0].shape),
+                   "steps": steps, "loop_s": loop_s, "iterate_s": iterate_s,
+                   "copyto_s": copy_s, "speedup_vs_loop": loop_s / iterate_s,
+                   "step_vs_copy": iterate_s / copy_s,
+                   "bit_identical": bool(np.array_equal(result, expected))}
+            rows.append(row)
+            print(f"{name:24s} {target:8s} loop {loop_s:6.2f} s  iterate {iterate_s:6.2f} s  "
+                  f"({row['speedup_vs_loop']:.2f}x)  copyto x{steps} {copy_s:5.2f} s  "
+                  f"identical {row['bit_identical']}", flush=True)
+    return rows
+
+
+def run_dask(quick: bool) -> dict:
+    import dask
+    import dask.array as da
+
+    n, chunk, steps = (2048, 256, 20) if quick else (8192, 1024, 100)
+    heat = heat_kernel("cpu")
+    u0 = np.random.default_rng(1).random((n, n), dtype=np.float32)
+    alpha = np.float32(0.1)
+    warm_up(heat, (u0, alpha))
+    state = da.from_array(u0, chunks=chunk)
+    looped = loop(heat, (state, alpha), steps)
+    iterated = heat.iterate(state, alpha, steps=steps)
+    with dask.config.set(scheduler="threads"):
+        loop_s, expected = timed(looped.compute)
+        iterate_s, result = timed(iterated.compute)
+    row = {"case": f"Dask heat 2-D float32 {n}x{n} in {chunk}x{chunk} chunks", "steps": steps,
+           "loop_s": loop_s, "iterate_s": iterate_s, "speedup_vs_loop": loop_s / iterate_s,
+           "loop_tasks": len(looped.__dask_graph__()),
+           "iterate_tasks": len(iterated.__dask_graph__()),
+           "bit_identical": bool(np.array_equal(result, expected))}
+    row["fewer_tasks"] = row["loop_tasks"] / row["iterate_tasks"]
+    print(f"{row['case']}: loop {loop_s:.2f} s ({row['loop_tasks']} tasks)  iterate "
+          f"{iterate_s:.2f} s ({row['iterate_tasks']} tasks)  {row['speedup_vs_loop']:.2f}x "
+          f"faster, {row['fewer_tasks']:.0f}x fewer tasks, identical {row['bit_identical']}")
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument("--output", type=Path, default=DOCS / "bench-iterate.json")
+    options = parser.parse_args()
+    machine = {"cpu": cpu_model(), "cores": numba.config.NUMBA_NUM_THREADS,
+               "python": platform.python_version(), "numba": numba.__version__,
+               "cache_bytes_per_core": cache_bytes()}
+    print(f"{machine['cpu']}, {machine['cores']} threads, "
+          f"{machine['cache_bytes_per_core'] >> 20} MiB cache per core")
+    report = {"machine": machine, "cpu": run_cpu(options.quick),
+              "dask": run_dask(options.quick), "quick": options.quick}
+    if not options.quick or options.output != DOCS / "bench-iterate.json":
+        options.output.write_text(json.dumps(report, indent=1) + "\n")
+        print(f"wrote {options.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Temporal blocking on the CPU: many steps of a compiled gufunc, tile by tile, in cache.
+
+A round advances the state ``k`` steps (:mod:`.plan` picks ``k`` and the tile size). For each
+tile of the output, its region (the tile and its ghost zone, ``k`` reaches deep) is copied
+into a small buffer, and the *same* gufunc a single call runs steps it ``k`` times there,
+ping-ponging between two buffers; then the tile is copied out. Along axis 0 each step computes
+only the rows still needed (the gufunc takes a band of rows), so the ghost rows shrink step
+by step; along inner axes whole rows of the region are computed (long rows vectorize).
+
+Why the numbers equal the plain loop bit for bit: every kept point is computed by the same
+compiled point function from the same values. Ghost cells lie away from the array's true
+edges or at them: at a true edge the region ends where the array ends, so the gufunc applies
+the boundary rule there at every step, exactly as a single call does (``wrap`` alone reads
+around the array: its regions are taken across the edge instead, which is the same
+arithmetic). A ghost cell next to a region's cut edge is wrong after a step (the rule is
+applied at a cut), but the error moves inward one reach per step and never reaches the tile.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..ir import Role
+from .plan import TilePlan, cuts, plan_tiles
+from .problem import Stepping
+
+Ranges = tuple[tuple[int, int], ...]
+
+# How each operand is cut: REGION (a relatively indexed array: by image and core region),
+# SLAB (one value or table per image: by image), WHOLE (the same for every image: as is).
+REGION, SLAB, WHOLE = "region", "slab", "whole"
+
+
+def advance(gufunc: Callable, arrays: Sequence[Any], stepping: Stepping, threads: int = 1,
+            plan: TilePlan | None = None) -> tuple[np.ndarray, ...]:
+    """The state after ``stepping.steps`` steps: ``gufunc(arrays, out, band=rows)`` is one
+    step, ``arrays`` the checked arguments (state first, fill values last). Returns one new
+    array per state argument, of its shape; only ``stepping.keep`` is computed (the rest holds
+    unspecified values)."""
+    ir = stepping.ir
+    operands, kinds, loop_shape, core = _flatten(ir, arrays)
+    images = operands[0].shape[0]
+    keep = stepping.keep or tuple((0, n) for n in core)
+    if stepping.steps == 0 or images == 0 or 0 in core:
+        finals = [operands[s] for s in range(stepping.nstate)]
+    else:
+        per_point = sum(2 * operands[s].itemsize for s in range(stepping.nstate)) + \
+            sum(o.itemsize for k, o in enumerate(operands[stepping.nstate:], stepping.nstate)
+                if kinds[k] == REGION)
+        plan = plan or plan_tiles(core, images, stepping.reach, per_point, stepping.steps,
+                                  stepping.block_steps)
+        finals = _rounds(gufunc, operands, kinds, stepping, keep, plan, threads)
+    shape = loop_shape + core
+    return tuple((np.array(f, copy=True) if f is operands[s] else f).reshape(shape)
+                 for s, f in enumerate(finals))
+
+
+def _flatten(ir, arrays):
+    """The operands with their loop dimensions broadcast and flattened into one leading image
+    axis (scalars and tables without loop dimensions stay whole)."""
+    d = ir.ndim
+    loops = [a.shape[:a.ndim - arg.ndim] for arg, a in zip(ir.arguments, arrays)]
+    loop_shape = tuple(np.broadcast_shapes(*loops))
+    images = math.prod(loop_shape)
+    core = tuple(arrays[0].shape[arrays[0].ndim - d:])
+    operands, kinds = [], []
+    for k, a in enumerate(arrays):
+        argument = ir.arguments[k] if k < len(ir.arguments) else None
+        own = a.shape[a.ndim - argument.ndim:] if argument is not None else ()
+        if argument is not None and argument.role is Role.RELATIVE:
+            kind = REGION
+        elif argument is not None and a.ndim > argument.ndim:
+            kind = SLAB
+        else:
+            operands.append(a)
+            kinds.append(WHOLE)
+            continue
+        flat = np.broadcast_to(a, loop_shape + own).reshape((images,) + own)
+        operands.append(flat if kind == REGION else np.ascontiguousarray(flat))
+        kinds.append(kind)
+    return operands, kinds, loop_shape, core
+
+
+def _rounds(gufunc, operands, kinds, stepping: Stepping, keep: Ranges, plan: TilePlan,
+            threads: int) -> list[np.ndarray]:
+    nstate, reach = stepping.nstate, stepping.reach
+    core = operands[0].shape[1:]
+    images = operands[0].shape[0]
+    rounds = -(-stepping.steps // plan.block_steps)
+    sizes = [b - a for a, b in cuts(stepping.steps, -(-stepping.steps // rounds))]
+    current = [operands[s] for s in range(nstate)]
+    spare = [[np.empty(o.shape, o.dtype) for o in current] for _ in range(2)]
+    done = 0
+    for r, k in enumerate(sizes):
+        done += k
+        # What this round must leave correct: the kept part, grown by the later rounds' reach.
+        valid = tuple((max(0, b), min(n, e))
+                      for (b, e), n in zip(reach.grow(keep, stepping.steps - done), core))
+        target = spare[r % 2]
+        pieces = [[(v0 + b, v0 + e) for b, e in cuts(v1 - v0, extent)]
+                  for (v0, v1), extent in zip(valid, plan.extents)]
+        tiles = itertools.product(cuts(images, plan.slab), *pieces)
+        tasks = [_tile_task(gufunc, operands, kinds, current, target, tile[0], tile[1:], k,
+                            stepping) for tile in tiles]
+        _run_all(tasks, threads)
+        current = target
+    return current
+
+
+def _tile_task(gufunc, operands, kinds, current, target, slab, tile: Ranges, k: int,
+               stepping: Stepping) -> Callable[[], None]:
+    return lambda: _advance_tile(gufunc, operands, kinds, current, target, slab, tile, k,
+                                 stepping)
+
+
+def _advance_tile(gufunc, operands, kinds, current, target, slab: tuple[int, int],
+                  tile: Ranges, k: int, stepping: Stepping) -> None:
+    """``k`` steps of one tile (and ``slab``'s images) in buffers, written into ``target``."""
+    nstate, reach = stepping.nstate, stepping.reach
+    core = operands[0].shape[1:]
+    images = slice(*slab)
+    region = []
+    for a, ((b, e), n) in enumerate(zip(tile, core)):
+        if (b, e) == (0, n):
+            region.append((0, n))      # the whole axis: its true edges, no ghost zone
+            continue
+        gb, ge = reach.grow_axis(a, b, e, k)
+        region.append((gb, ge) if stepping.modes[a] == "wrap" else (max(0, gb), min(n, ge)))
+    inputs = []
+    for index, (operand, kind) in enumerate(zip(operands, kinds)):
+        source = current[index] if index < nstate else operand
+        if kind == REGION:
+            inputs.append(_gather(source[images], region, fresh=index < nstate))
+        elif kind == SLAB:
+            inputs.append(source[images])
+        else:
+            inputs.append(source)
+    state = inputs[:nstate]
+    other = [np.empty_like(s) for s in state]
+    start0 = region[0][0]
+    for j in range(1, k + 1):
+        rb, re = reach.grow_axis(0, *tile[0], k - j)
+        band = (max(rb, region[0][0]) - start0, min(re, region[0][1]) - start0)
+        gufunc(state + inputs[nstate:], tuple(other), band=band)
+        state, other = other, state
+    inside = (slice(None),) + tuple(slice(b - g, e - g) for (b, e), (g, _) in zip(tile, region))
+    at = (images,) + tuple(slice(b, e) for b, e in tile)
+    for s in range(nstate):
+        target[s][at] = state[s][inside]
+
+
+def _gather(source: np.ndarray, region: Ranges, fresh: bool) -> np.ndarray:
+    """The ``region`` of every image of ``source`` as a C-contiguous array (a new one when
+    ``fresh``: it will be written). Ranges beyond an axis read around it (``wrap``)."""
+    index = [slice(None)]
+    around = []
+    for axis, (b, e) in enumerate(region, start=1):
+        n = source.shape[axis]
+        if 0 <= b and e <= n:
+            index.append(slice(b, e))
+        else:
+            index.append(slice(None))
+            around.append((axis, np.arange(b, e) % n))
+    part = source[tuple(index)]
+    for axis, positions in around:
+        part = np.take(part, positions, axis=axis)
+    if around or not fresh:
+        return np.ascontiguousarray(part)
+    return np.array(part, order="C", copy=True)
+
+
+def _run_all(tasks: list[Callable[[], None]], threads: int) -> None:
+    if threads > 1 and len(tasks) > 1:
+        from ..targets.bands import run_tasks
+        run_tasks(tasks, threads)
+    else:
+        for task in tasks:
+            task()

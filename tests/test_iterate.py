@@ -1,0 +1,315 @@
+"""``f.iterate`` and ``f.trajectory``: many steps equal the plain loop bit for bit.
+
+Oracles: each step computed with NumPy slicing on ``np.pad`` (the boundary rules as NumPy
+names them) for integer kernels, where every order of arithmetic gives the same numbers; and
+the loop of single stencilc calls (itself checked against scipy.ndimage elsewhere), which
+``iterate`` must equal exactly, floats included. Small tile budgets force many tiles, ghost
+zones and rounds onto small arrays.
+"""
+from __future__ import annotations
+
+from unittest import mock
+
+import dask.array as da
+import numpy as np
+import pytest
+from hypothesis import given, note
+from hypothesis import strategies as st
+
+from conftest import load_source
+from stencilc.stepping import plan
+
+NP_PAD = {"nearest": "edge", "reflect": "symmetric", "mirror": "reflect", "wrap": "wrap",
+          "constant": "constant"}
+CVAL = 7
+
+# Reach: 1 below and 2 above along axis 0, 1 on each side along axis 1 (asymmetric on
+# purpose: ghost zones grow differently on each side).
+STEP_SOURCE = """
+from stencilc import stencil_ufunc
+
+@stencil_ufunc(boundary={boundary!r}, cval={cval})
+def step(x):
+    return (x[-1, 0] + 2 * x[0, 0] + 3 * x[2, 0] + x[0, -1] - x[0, 1]) % 1000
+"""
+_steps: dict = {}
+
+
+def step_kernel(boundary, target="cpu"):
+    key = (boundary, target)
+    if key not in _steps:
+        source = STEP_SOURCE.replace("stencil_ufunc(", f"stencil_ufunc(target={target!r}, ")
+        _steps[key] = load_source(source.format(boundary=boundary, cval=CVAL)).step
+    return _steps[key]
+
+
+def numpy_step(x: np.ndarray, boundary) -> np.ndarray:
+    """One step of STEP_SOURCE by NumPy slicing (the last two axes are the core)."""
+    modes = boundary if isinstance(boundary, tuple) else (boundary, boundary)
+    reach = ((1, 2), (1, 1))
+    padded = x.astype(np.int64)
+    for axis, (mode, width) in enumerate(zip(modes, reach)):
+        pad = [(0, 0)] * x.ndim
+        pad[x.ndim - 2 + axis] = width
+        if mode is None:
+            padded = np.pad(padded, pad, mode="constant", constant_values=0)
+        elif mode == "constant":
+            padded = np.pad(padded, pad, mode="constant", constant_values=CVAL)
+        else:
+            padded = np.pad(padded, pad, mode=NP_PAD[mode])
+    n0, n1 = x.shape[-2:]
+
+    def at(d0, d1):
+        return padded[..., 1 + d0:1 + d0 + n0, 1 + d1:1 + d1 + n1]
+
+    result = (at(-1, 0) + 2 * at(0, 0) + 3 * at(2, 0) + at(0, -1) - at(0, 1)) % 1000
+    result = result.astype(x.dtype)
+    if None in modes:   # numba.stencil's rule: no value where the neighbourhood leaves
+        inside = np.zeros((n0, n1), bool)
+        rows = slice(1, n0 - 2) if modes[0] is None else slice(None)
+        cols = slice(1, n1 - 1) if modes[1] is None else slice(None)
+        inside[rows, cols] = True
+        result[..., ~inside] = CVAL
+    return result
+
+
+def numpy_steps(x, boundary, steps):
+    for _ in range(steps):
+        x = numpy_step(x, boundary)
+    return x
+
+
+def small_cache():
+    """Tiles of a few hundred bytes, so small arrays split into many tiles and rounds."""
+    return mock.patch.object(plan, "cache_bytes", lambda: 1600)
+
+
+@pytest.fixture
+def tiny_tiles():
+    with small_cache():
+        yield
+
+
+MODES = [None, "nearest", "reflect", "mirror", "wrap", "constant", ("wrap", "nearest"),
+         ("nearest", None)]
+
+
+@given(mode=st.sampled_from(MODES),
+       shape=st.tuples(st.integers(0, 3), st.integers(1, 40), st.integers(1, 40)),
+       steps=st.integers(0, 12), block_steps=st.one_of(st.none(), st.integers(1, 5)),
+       seed=st.integers(0, 2**16))
+def test_numpy_iterate_equals_numpy_slicing_step_by_step(mode, shape, steps, block_steps,
+                                                         seed):
+    x = np.random.default_rng(seed).integers(0, 1000, shape).astype(np.int64)
+    before = x.copy()
+    f = step_kernel(mode)
+    with small_cache():
+        result = f.iterate(x, steps=steps, block_steps=block_steps)
+    note(f"plan: {plan.plan_tiles(shape[1:], shape[0], plan.Reach.of(f.neighborhood), 16, max(steps, 1), block_steps)}")
+    np.testing.assert_array_equal(result, numpy_steps(x, mode, steps))
+    np.testing.assert_array_equal(x, before)          # the input is never modified
+    assert result is not x and not np.shares_memory(result, x)
+
+
+@given(mode=st.sampled_from(MODES), shape=st.tuples(st.integers(1, 45), st.integers(1, 45)),
+       chunk=st.tuples(st.integers(1, 20), st.integers(1, 20)), steps=st.integers(0, 9),
+       seed=st.integers(0, 2**16))
+def test_dask_iterate_equals_numpy_slicing_for_any_chunking(mode, shape, chunk, steps, seed):
+    x = np.random.default_rng(seed).integers(0, 1000, shape).astype(np.int64)
+    f = step_kernel(mode)
+    lazy = f.iterate(da.from_array(x, chunks=chunk), steps=steps)
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_array_equal(lazy.compute(), numpy_steps(x, mode, steps))
+
+
+def test_dask_graph_has_one_layer_per_round_not_per_step():
+    f = step_kernel("nearest")
+    x = np.random.default_rng(0).integers(0, 1000, (256, 256)).astype(np.int64)
+    state = da.from_array(x, chunks=128)
+    looped = state
+    for _ in range(10):
+        looped = f(looped)
+    iterated = f.iterate(state, steps=10)
+    assert len(iterated.__dask_graph__()) * 3 <= len(looped.__dask_graph__())
+    np.testing.assert_array_equal(iterated.compute(), looped.compute())
+
+
+# --- floats, several outputs, fixed arguments: the loop of single calls, exactly ----------
+
+WAVE = load_source("""
+from stencilc import stencil_ufunc
+
+def wave(u, u_prev, c, k):
+    lap = u[-1, 0] + u[1, 0] + u[0, -1] + u[0, 1] - 4 * u[0, 0]
+    return 2 * u[0, 0] - u_prev[0, 0] + c[0, 0] * k * lap, u[0, 0]
+
+def heat(u, alpha):
+    return u[0, 0] + alpha * (u[-1, 0] + u[1, 0] + u[0, -1] + u[0, 2] - 4 * u[0, 0])
+""")
+
+
+def make(name, **options):
+    from stencilc import stencil_ufunc
+    return stencil_ufunc(getattr(WAVE, name), **options)
+
+
+def loop(f, state, fixed, steps):
+    state = tuple(state)
+    for _ in range(steps):
+        result = f(*state, *fixed)
+        state = result if isinstance(result, tuple) else (result,)
+    return state
+
+
+@pytest.mark.parametrize("target", ["cpu", "parallel"])
+@pytest.mark.parametrize("boundary", ["wrap", ("nearest", "reflect"), None])
+def test_two_outputs_fixed_field_and_per_image_scalar_equal_the_loop(tiny_tiles, target,
+                                                                      boundary):
+    f = make("wave", boundary=boundary, target=target)
+    rng = np.random.default_rng(3)
+    u, u_prev = rng.random((2, 3, 30, 23)), rng.random((2, 3, 30, 23))
+    c, k = rng.random((30, 23)), np.array([[0.1], [0.2]])   # k: one per row of images
+    expected = loop(f, (u, u_prev), (c, k), 13)
+    for block_steps in (None, 1, 4):
+        result = f.iterate(u, u_prev, c, k, steps=13, block_steps=block_steps)
+        assert isinstance(result, tuple) and len(result) == 2
+        for got, want in zip(result, expected):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_float_heat_on_a_large_image_equals_the_loop_on_both_cpu_targets():
+    """Default plans (cache-sized tiles) on an image larger than one tile."""
+    u = np.random.default_rng(4).random((700, 900), dtype=np.float32)
+    for target in ("cpu", "parallel"):
+        f = make("heat", boundary="mirror", target=target)
+        expected, = loop(f, (u,), (np.float32(0.2),), 40)
+        np.testing.assert_array_equal(f.iterate(u, np.float32(0.2), steps=40), expected)
+
+
+def test_parallel_tiles_use_threads_and_equal_cpu(tiny_tiles, monkeypatch):
+    from stencilc.targets import bands
+    used = []
+    original = bands.run_tasks
+    monkeypatch.setattr(bands, "run_tasks", lambda tasks, threads: (
+        used.append((len(tasks), threads)), original(tasks, threads))[1])
+    u = np.random.default_rng(5).random((60, 50))
+    parallel = make("heat", boundary="nearest", target="parallel")
+    cpu = make("heat", boundary="nearest")
+    np.testing.assert_array_equal(parallel.iterate(u, 0.1, steps=9),
+                                  cpu.iterate(u, 0.1, steps=9))
+    import numba
+    if numba.get_num_threads() > 1:
+        assert used and all(n > 1 for n, _ in used)
+
+
+def test_dask_two_outputs_and_fixed_arguments_equal_the_numpy_loop():
+    f = make("wave", boundary=("nearest", "wrap"))
+    rng = np.random.default_rng(6)
+    u, u_prev, c = rng.random((2, 41, 37)), rng.random((2, 41, 37)), rng.random((41, 37))
+    k = np.array([0.1, 0.3])
+    expected = loop(f, (u, u_prev), (c, k), 11)
+    lazy = f.iterate(da.from_array(u, chunks=(1, 10, 12)), da.from_array(u_prev, chunks=20),
+                     da.from_array(c, chunks=15), k, steps=11)
+    for got, want in zip(lazy, expected):
+        np.testing.assert_array_equal(got.compute(), want)
+
+
+# --- every k-th state -----------------------------------------------------------------------
+
+def test_trajectory_yields_every_kth_state_and_the_last():
+    f = step_kernel("wrap")
+    x = np.random.default_rng(7).integers(0, 1000, (2, 33, 17)).astype(np.int64)
+    seen = list(f.trajectory(x, steps=10, every=4))
+    assert [step for step, _ in seen] == [4, 8, 10]
+    for step, state in seen:
+        np.testing.assert_array_equal(state, numpy_steps(x, "wrap", step))
+    assert not np.shares_memory(seen[0][1], seen[1][1])   # states are safe to keep
+    lazy = [s for _, s in f.trajectory(da.from_array(x, chunks=(1, 11, 9)), steps=6, every=3)]
+    np.testing.assert_array_equal(da.stack(lazy).compute(),
+                                  np.stack([numpy_steps(x, "wrap", 3), numpy_steps(x, "wrap", 6)]))
+
+
+# --- errors: worded, raised before any work, nothing modified -------------------------------
+
+ERRORS = load_source("""
+from stencilc import stencil_ufunc
+
+@stencil_ufunc(boundary="nearest", out_dtype="kernel")
+def halve(x):
+    return x[0, 0] * 0.5 + x[1, 0]
+
+@stencil_ufunc(boundary="nearest")
+def scaled(s, x):
+    return s * x[0, 0] + x[1, 0]
+
+@stencil_ufunc(boundary="nearest")
+def add(x, y):
+    return x[0, 0] + y[1, 0]
+""")
+
+
+@pytest.mark.parametrize("steps, error, words", [
+    (-1, ValueError, "steps must be at least 0, got -1"),
+    (2.5, TypeError, "steps must be an integer, not float"),
+    (True, TypeError, "steps must be an integer, not bool"),
+])
+def test_bad_step_counts(steps, error, words):
+    with pytest.raises(error, match=words):
+        step_kernel("nearest").iterate(np.zeros((4, 4), np.int64), steps=steps)
+
+
+def test_bad_every_and_block_steps():
+    f = step_kernel("nearest")
+    x = np.zeros((4, 4), np.int64)
+    with pytest.raises(ValueError, match="every must be at least 1, got 0"):
+        f.trajectory(x, steps=3, every=0)
+    with pytest.raises(ValueError, match="block_steps must be at least 1"):
+        f.iterate(x, steps=3, block_steps=0)
+
+
+def test_output_dtype_must_be_the_states():
+    x = np.arange(16, dtype=np.uint8).reshape(4, 4)
+    with pytest.raises(TypeError, match=r"output 0 is float64 but argument 'x' is uint8; "
+                                        r"each step's output becomes the next step's argument"):
+        ERRORS.halve.iterate(x, steps=2)
+    with pytest.raises(TypeError, match="output 0 is float64"):
+        ERRORS.halve.iterate(da.from_array(x), steps=2)
+
+
+def test_state_must_be_relatively_indexed_and_full_shape():
+    with pytest.raises(TypeError, match="output 0 feeds back into argument 0, but argument "
+                                        "'s' is a scalar"):
+        ERRORS.scaled.iterate(2.0, np.zeros((4, 4)), steps=1)
+    x, y = np.zeros((4, 4)), np.zeros((3, 4, 4))
+    with pytest.raises(ValueError, match=r"output 0 has shape \(3, 4, 4\) but argument 'x' "
+                                         r"has shape \(4, 4\)"):
+        ERRORS.add.iterate(x, y, steps=1)
+    with pytest.raises(TypeError, match=r"takes 2 positional arguments but 1 were given"):
+        ERRORS.add.iterate(x, steps=1)
+
+
+def test_zero_steps_return_a_copy():
+    x = np.arange(12.0).reshape(3, 4)
+    result = make("heat", boundary="nearest").iterate(x, 0.5, steps=0)
+    np.testing.assert_array_equal(result, x)
+    assert not np.shares_memory(result, x)
+
+
+# --- the tile plan ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("core, bytes_per_point", [((4096, 4096), 8), ((4096, 4096), 2),
+                                                   ((256, 256, 256), 16), ((100, 30000), 8)])
+def test_plan_fits_the_budget_and_bounds_recomputation(core, bytes_per_point):
+    budget = 8 << 20
+    reach = plan.Reach((1,) * len(core), (1,) * len(core))
+    chosen = plan.plan_tiles(core, 1, reach, bytes_per_point, 100, budget=budget)
+    ghost = [chosen.block_steps * w for w in reach.width]
+    region = [min(n, e + g) for n, e, g in zip(core, chosen.extents, ghost)]
+    assert np.prod(region) * bytes_per_point <= budget
+    if chosen.block_steps > 1:
+        assert plan._recompute(chosen.extents, ghost) <= plan.MAX_RECOMPUTE
+
+
+def test_sysfs_cpu_lists_are_counted():
+    assert plan._count_cpus("0") == 1
+    assert plan._count_cpus("0-3,8,10-11") == 7
