@@ -201,3 +201,23 @@ def test_named_boundary_and_xarray_on_the_cuda_target():
     result = gpu(field, dims=("lat", "lon"))
     assert result.dims == field.dims and result.attrs == field.attrs
     same(result.transpose("t", "lat", "lon").values, cpu(u))
+
+
+@pytest.mark.parametrize("boundary", ["wrap", (None, "reflect")], ids=str)
+def test_iterate_keeps_the_state_on_the_device_and_equals_the_cpu(boundary):
+    """Several steps equal the CPU loop; device states come back as device arrays, host
+    states as host arrays, and the input is left as it was."""
+    from numba import cuda
+
+    gpu, cpu = both(smooth, boundary=boundary)
+    x = rng.integers(0, 100, (2, 6, 7)).astype(np.int16)
+    before = x.copy()
+    expected = x
+    for _ in range(3):
+        expected = cpu(expected)
+    same(gpu.iterate(x, steps=3), expected)
+    np.testing.assert_array_equal(x, before)
+    on_device = gpu.iterate(cuda.to_device(x), steps=3)
+    assert hasattr(on_device, "copy_to_host")
+    same(on_device.copy_to_host(), expected)
+    same(gpu.iterate(x, steps=0), x)

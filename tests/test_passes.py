@@ -181,3 +181,36 @@ def test_a_kept_nest_reads_a_standard_indexing_table_checked_per_read(mode):
     np.testing.assert_allclose(f(x, w), expected, rtol=1e-12, atol=1e-12)
     with pytest.raises(IndexError, match=r"w\[a \+ 3, b \+ 3\]"):
         f(x, w[:6])
+
+
+def life(x):
+    n = (x[-1, -1] + x[-1, 0] + x[-1, 1] + x[0, -1] + x[0, 1] +
+         x[1, -1] + x[1, 0] + x[1, 1])
+    return 1 if n == 3 or (n == 2 and x[0, 0] == 1) else 0
+
+
+def life_by_slicing(x):
+    padded = np.pad(x.astype(np.int64), 1, mode="wrap")
+    n = sum(padded[1 + a:1 + a + x.shape[0], 1 + b:1 + b + x.shape[1]]
+            for a in (-1, 0, 1) for b in (-1, 0, 1) if (a, b) != (0, 0))
+    return ((n == 3) | ((n == 2) & (x == 1))).astype(x.dtype)
+
+
+def test_and_or_of_plain_comparisons_become_branch_free_with_the_same_numbers():
+    f = stencil_ufunc(boundary="wrap")(life)
+    ir = f.inspect_ir()
+    assert " or " not in ir and " and " not in ir and "|" in ir and "&" in ir
+    x = (rng.random((37, 41)) < 0.35).astype(np.uint8)
+    np.testing.assert_array_equal(f(x), life_by_slicing(x))
+    np.testing.assert_array_equal(f(x)[1:-1, 1:-1], numba_stencil(life, x)[1:-1, 1:-1])
+
+
+def guarded(x):
+    return x[1, 0] if x[0, 0] != 0 and abs(x[0, 1]) > 2 else 0
+
+
+def test_and_or_stay_short_circuit_around_anything_but_plain_values():
+    f = stencil_ufunc(boundary="nearest")(guarded)
+    assert " and " in f.inspect_ir()                    # abs(...) is a call: left alone
+    x = rng.integers(-5, 5, (9, 8)).astype(np.int64)
+    np.testing.assert_array_equal(f(x)[:-1, :-1], numba_stencil(guarded, x)[:-1, :-1])

@@ -152,3 +152,33 @@ def test_named_boundary_needs_one_name_per_core_axis_and_lists_its_types():
         stencil_ufunc(boundary={"lat": "wrap"})(KERNELS.lap.py_func)
     KERNELS.lap_globe(_field(), dims=("lat", "lon"))
     assert "d->d" in KERNELS.lap_globe.types
+
+
+def test_iterate_keeps_labels_and_equals_the_loop_numpy_and_dask():
+    field = _field()
+    expected = field.values
+    for _ in range(4):
+        expected = _per_slice(expected, "reflect")
+    for data in (field, _field(chunks=(1, 5, 7))):
+        result = KERNELS.lap.iterate(data, steps=4)
+        assert isinstance(result, xr.DataArray)
+        assert result.dims == field.dims and result.attrs == field.attrs
+        for name in field.coords:
+            xr.testing.assert_identical(result[name], field[name])
+        np.testing.assert_allclose(result.values, expected, rtol=1e-12, atol=1e-9)
+        looped = data
+        for _ in range(4):
+            looped = KERNELS.lap(looped)
+        np.testing.assert_array_equal(result.values, looped.values)
+
+
+def test_iterate_by_dimension_name_on_transposed_data():
+    field = _field().transpose("lat", "time", "lon")     # core dimensions not last
+    result = KERNELS.lap.iterate(field, steps=3, dims=("lat", "lon"))
+    looped = field
+    for _ in range(3):
+        looped = KERNELS.lap(looped, dims=("lat", "lon"))
+    assert result.dims == field.dims
+    np.testing.assert_array_equal(result.values, looped.values)
+    with pytest.raises(TypeError, match="not a Dataset"):
+        KERNELS.lap.iterate(field.to_dataset(name="u"), steps=1)

@@ -237,8 +237,7 @@ def _batched(a, argument, loop_shape: tuple[int, ...], name: str):
 def _numba_device(array):
     """A device array as numba's own (CuPy arrays through ``__cuda_array_interface__``)."""
     from numba import cuda
-    return array if cuda.is_cuda_array(array) and hasattr(array, "copy_to_host") \
-        else cuda.as_cuda_array(array)
+    return array if hasattr(array, "copy_to_host") else cuda.as_cuda_array(array)
 
 
 def _like_inputs(result, args):
