@@ -50,13 +50,14 @@ demo: $(STAMP)
 	$(VENV)/bin/stencilc demo --out demo-output
 
 # CPU speed against the seed, scipy.ndimage, a hand-written numba loop and np.copyto, and
-# first-call latency and compile time, all measured in this run; writes docs/bench-*.json and
-# docs/bench-cpu.png.
+# first-call latency, compile time and time stepping (iterate), all measured in this run;
+# writes docs/bench-*.json and docs/bench-cpu.png.
 bench: $(STAMP)
 	$(PY) benchmarks/cpu_suite.py
 	$(PY) benchmarks/first_call.py
 	$(PY) benchmarks/compile_time.py
 	$(PY) benchmarks/compile_time.py --unroll
+	$(PY) benchmarks/iterate.py
 	$(PY) benchmarks/plot.py
 
 # GPU speed against cupyx.scipy.ndimage, the device's copy bandwidth and the parallel CPU

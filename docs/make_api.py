@@ -14,7 +14,8 @@ from stencilc.ufunc import StencilUFunc
 
 SECTIONS = [
     ("The decorator", [stencilc.stencil_ufunc]),
-    ("The stencil ufunc", [StencilUFunc, StencilUFunc.__call__, StencilUFunc.compile,
+    ("The stencil ufunc", [StencilUFunc, StencilUFunc.__call__, StencilUFunc.iterate,
+                           StencilUFunc.trajectory, StencilUFunc.compile,
                            StencilUFunc.for_dims, StencilUFunc.without_boundary,
                            StencilUFunc.inspect_ir, StencilUFunc.inspect_source,
                            StencilUFunc.inspect_llvm, StencilUFunc.inspect_asm,
