@@ -22,6 +22,7 @@ from .dtypes import DTypes, native_dtype
 from .errors import StencilNameError
 from .ir import StencilIR
 from .options import Options
+from .stepping import check_count, check_roles
 
 
 class StencilUFunc:
@@ -247,16 +248,31 @@ class StencilUFunc:
         many steps; GPU states stay on the device. ``dims`` names the core dimensions of
         xarray inputs.
         """
-        from . import stepping
-        return stepping.iterate(self, args, steps, block_steps, dims)
+        steps = check_count(self, steps, "steps", minimum=0)
+        if block_steps is not None:
+            block_steps = check_count(self, block_steps, "block_steps", minimum=1)
+        check_roles(self, args)
+        return arrays.adapter_for(args).iterate_with(self, args, steps, block_steps, dims=dims)
 
     def trajectory(self, *args: Any, steps: int, every: int, block_steps: int | None = None,
                    dims: Sequence[str] | None = None):
         """Like :meth:`iterate`, yielding ``(step, state)`` after every ``every`` steps and
         after the last: ``every`` steps run blocked between two states. Each state is a new
         array (or tuple of arrays), safe to keep."""
-        from . import stepping
-        return stepping.trajectory(self, args, steps, every, block_steps, dims)
+        steps = check_count(self, steps, "steps", minimum=0)
+        every = check_count(self, every, "every", minimum=1)
+        check_roles(self, args)
+        return self._states(args, steps, every, block_steps, dims)
+
+    def _states(self, args, steps: int, every: int, block_steps, dims):
+        current = list(args)
+        done = 0
+        while done < steps:
+            k = min(every, steps - done)
+            state = self.iterate(*current, steps=k, block_steps=block_steps, dims=dims)
+            current[:self.nout] = state if self.nout > 1 else (state,)
+            done += k
+            yield done, state
 
     # --- pickling: the function, its IR and the options; recompiles on load -----------------
 

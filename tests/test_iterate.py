@@ -105,7 +105,8 @@ def test_numpy_iterate_equals_numpy_slicing_step_by_step(mode, shape, steps, blo
     f = step_kernel(mode)
     with small_cache():
         result = f.iterate(x, steps=steps, block_steps=block_steps)
-    note(f"plan: {plan.plan_tiles(shape[1:], shape[0], plan.Reach.of(f.neighborhood), 16, max(steps, 1), block_steps)}")
+    note(f"plan: {plan.plan_tiles(shape[1:], shape[0], plan.Reach.of(f.neighborhood), 16,
+                                  max(steps, 1), block_steps, budget=800)}")
     np.testing.assert_array_equal(result, numpy_steps(x, mode, steps))
     np.testing.assert_array_equal(x, before)          # the input is never modified
     assert result is not x and not np.shares_memory(result, x)
@@ -187,10 +188,10 @@ def test_float_heat_on_a_large_image_equals_the_loop_on_both_cpu_targets():
 
 
 def test_parallel_tiles_use_threads_and_equal_cpu(tiny_tiles, monkeypatch):
-    from stencilc.targets import bands
+    from stencilc.targets import cpu as cpu_targets
     used = []
-    original = bands.run_tasks
-    monkeypatch.setattr(bands, "run_tasks", lambda tasks, threads: (
+    original = cpu_targets.run_tasks
+    monkeypatch.setattr(cpu_targets, "run_tasks", lambda tasks, threads: (
         used.append((len(tasks), threads)), original(tasks, threads))[1])
     u = np.random.default_rng(5).random((60, 50))
     parallel = make("heat", boundary="nearest", target="parallel")

@@ -177,6 +177,9 @@ def test_a_new_array_kind_is_one_adapter_entry():
         assert isinstance(result, _Boxed)
         np.testing.assert_array_equal(result.data, f(x))
         assert [a.name for a in arrays.ADAPTERS][-1] == "numpy"   # the fallback stays last
+        stepped = f.iterate(_Boxed(x), steps=3)      # the base class's loop of calls
+        assert isinstance(stepped, _Boxed)
+        np.testing.assert_array_equal(stepped.data, f(f(f(x))))
     finally:
         arrays.ADAPTERS[:] = [a for a in arrays.ADAPTERS if a.name != "boxed"]
 

@@ -35,17 +35,20 @@ class PositionalAdapter(ABC):
     """Base of the adapters for arrays whose axes are known by position (NumPy, Dask, GPU):
     ``axes``/``axis`` move the core axes last around :meth:`call`, which sees core axes last,
     ``out`` as a tuple of one array per output (or None), and a kernel whose boundary is per
-    axis. Subclasses define ``name``, ``owns``, ``call`` and ``iterate``."""
+    axis. Subclasses define ``name``, ``owns`` and ``call`` (and ``iterate`` where many steps
+    can do better than a loop of calls)."""
 
     @abstractmethod
     def call(self, f: "StencilUFunc", args: Sequence[Any], out: tuple | None) -> Any:
         """``f(*args, out=out)`` with core axes last."""
 
-    @abstractmethod
     def iterate(self, f: "StencilUFunc", args: Sequence[Any], steps: int,
                 block_steps: int | None) -> Any:
         """``steps`` steps of ``f`` with core axes last (arguments counted and roles checked
-        by :func:`stencilc.stepping.iterate`)."""
+        by ``f.iterate``). By default the plain loop of :meth:`call`: correct for any kind,
+        but not blocked; NumPy, Dask and GPU arrays override it."""
+        from ..stepping import iterate_by_calls
+        return iterate_by_calls(lambda state: self.call(f, state, None), f, args, steps)
 
     def call_with(self, f: "StencilUFunc", args: Sequence[Any], out: Any, *, axes: Any = None,
                   axis: Any = None, dims: Any = None) -> Any:

@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from ..boundary import per_axis
 from ..dtypes import native_dtype
-from ..stepping import Stepping
-from ..stepping.checks import check_state
+from ..stepping import Stepping, check_state
 from ..targets.cuda import is_device_array
 from . import PositionalAdapter
 from .checks import check_core_ndims, check_out_casting, what

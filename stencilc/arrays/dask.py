@@ -47,7 +47,7 @@ class DaskAdapter(PositionalAdapter):
         return call(f, args, out)
 
     def iterate(self, f: "StencilUFunc", args, steps: int, block_steps: int | None) -> Any:
-        from ..stepping.dask import iterate
+        from .dask_iterate import iterate
         return iterate(f, args, steps, block_steps)
 
 

@@ -7,8 +7,7 @@ import numpy as np
 
 from ..boundary import per_axis
 from ..dtypes import native_dtype
-from ..stepping import Stepping
-from ..stepping.checks import check_state
+from ..stepping import Stepping, check_state
 from . import PositionalAdapter
 from .checks import check_core_ndims, check_out_casting, to_native
 

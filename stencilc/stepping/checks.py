@@ -55,20 +55,30 @@ def check_state(f: "StencilUFunc", arrays: Sequence[Any], out_dtypes) -> None:
     except ValueError:
         loop_shape = None      # the call itself words this error
     for k in range(f.nout):
-        a, name = arrays[k], f.ir.arguments[k].name
+        a = arrays[k]
         if np.dtype(out_dtypes[k]) != a.dtype:
-            raise TypeError(
-                f"{f.__name__}.iterate: output {k} is {np.dtype(out_dtypes[k])} but argument "
-                f"{name!r} is {a.dtype}; each step's output becomes the next step's argument, "
-                f"so they need the same dtype (pass {name!r} as {np.dtype(out_dtypes[k])}, or "
-                f"decorate with out_dtype={str(a.dtype)!r})")
+            raise dtype_mismatch(f, k, np.dtype(out_dtypes[k]), a.dtype)
         if loop_shape is None:
             continue
         shape = loop_shape + tuple(a.shape[a.ndim - d:])
         if tuple(a.shape) != shape and not any(isinstance(s, float) and math.isnan(s)
                                                for s in a.shape):
-            raise ValueError(
-                f"{f.__name__}.iterate: output {k} has shape {shape} but argument {name!r} has "
-                f"shape {tuple(a.shape)}; each step's output becomes the next step's argument, "
-                f"so the state must have the other arguments' full loop shape (broadcast "
-                f"{name!r} first, e.g. np.broadcast_to({name}, {shape}).copy())")
+            raise shape_mismatch(f, k, shape, tuple(a.shape))
+
+
+def dtype_mismatch(f: "StencilUFunc", k: int, out_dtype, arg_dtype) -> TypeError:
+    name = f.ir.arguments[k].name
+    return TypeError(
+        f"{f.__name__}.iterate: output {k} is {out_dtype} but argument {name!r} is "
+        f"{arg_dtype}; each step's output becomes the next step's argument, so they need the "
+        f"same dtype (pass {name!r} as {out_dtype}, or decorate with "
+        f"out_dtype={str(arg_dtype)!r})")
+
+
+def shape_mismatch(f: "StencilUFunc", k: int, shape, arg_shape) -> ValueError:
+    name = f.ir.arguments[k].name
+    return ValueError(
+        f"{f.__name__}.iterate: output {k} has shape {shape} but argument {name!r} has "
+        f"shape {arg_shape}; each step's output becomes the next step's argument, so the "
+        f"state must have the other arguments' full loop shape (broadcast {name!r} first, "
+        f"e.g. np.broadcast_to({name}, {shape}).copy())")

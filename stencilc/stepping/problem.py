@@ -13,8 +13,9 @@ class Stepping:
     arguments; ``modes``: the boundary rule of each core axis.
 
     ``keep``: the part of each core axis to compute, ``(start, stop)`` per axis (None: all of
-    it); the rest of the returned state is unspecified. Outside it lie ghost cells (a Dask block's halo), which must be at least ``steps``
-    times the reach deep on every side that is not the array's true edge.
+    it); the rest of the returned state is unspecified. Outside it lie ghost cells (a Dask
+    block's halo), which must be at least ``steps`` times the reach deep on every side that
+    is not the array's true edge.
     ``block_steps``: steps per round of cache tiles (None: chosen from the cache size).
     """
 

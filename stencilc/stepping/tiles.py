@@ -34,12 +34,22 @@ Ranges = tuple[tuple[int, int], ...]
 REGION, SLAB, WHOLE = "region", "slab", "whole"
 
 
-def advance(gufunc: Callable, arrays: Sequence[Any], stepping: Stepping, threads: int = 1,
+Tasks = list[Callable[[], None]]
+
+
+def in_turn(tasks: Tasks) -> None:
+    for task in tasks:
+        task()
+
+
+def advance(gufunc: Callable, arrays: Sequence[Any], stepping: Stepping,
+            run_all: Callable[[Tasks], None] = in_turn,
             plan: TilePlan | None = None) -> tuple[np.ndarray, ...]:
     """The state after ``stepping.steps`` steps: ``gufunc(arrays, out, band=rows)`` is one
-    step, ``arrays`` the checked arguments (state first, fill values last). Returns one new
-    array per state argument, of its shape; only ``stepping.keep`` is computed (the rest holds
-    unspecified values)."""
+    step, ``arrays`` the checked arguments (state first, fill values last); ``run_all`` runs
+    a round's tiles, which are independent (the parallel target: on several threads).
+    Returns one new array per state argument, of its shape; only ``stepping.keep`` is
+    computed (the rest holds unspecified values)."""
     ir = stepping.ir
     operands, kinds, loop_shape, core = _flatten(ir, arrays)
     images = operands[0].shape[0]
@@ -52,7 +62,7 @@ def advance(gufunc: Callable, arrays: Sequence[Any], stepping: Stepping, threads
                 if kinds[k] == REGION)
         plan = plan or plan_tiles(core, images, stepping.reach, per_point, stepping.steps,
                                   stepping.block_steps)
-        finals = _rounds(gufunc, operands, kinds, stepping, keep, plan, threads)
+        finals = _rounds(gufunc, operands, kinds, stepping, keep, plan, run_all)
     shape = loop_shape + core
     return tuple((np.array(f, copy=True) if f is operands[s] else f).reshape(shape)
                  for s, f in enumerate(finals))
@@ -85,7 +95,7 @@ def _flatten(ir, arrays):
 
 
 def _rounds(gufunc, operands, kinds, stepping: Stepping, keep: Ranges, plan: TilePlan,
-            threads: int) -> list[np.ndarray]:
+            run_all: Callable[[Tasks], None]) -> list[np.ndarray]:
     nstate, reach = stepping.nstate, stepping.reach
     core = operands[0].shape[1:]
     images = operands[0].shape[0]
@@ -105,7 +115,7 @@ def _rounds(gufunc, operands, kinds, stepping: Stepping, keep: Ranges, plan: Til
         tiles = itertools.product(cuts(images, plan.slab), *pieces)
         tasks = [_tile_task(gufunc, operands, kinds, current, target, tile[0], tile[1:], k,
                             stepping) for tile in tiles]
-        _run_all(tasks, threads)
+        run_all(tasks)
         current = target
     return current
 
@@ -170,12 +180,3 @@ def _gather(source: np.ndarray, region: Ranges, fresh: bool) -> np.ndarray:
     if around or not fresh:
         return np.ascontiguousarray(part)
     return np.array(part, order="C", copy=True)
-
-
-def _run_all(tasks: list[Callable[[], None]], threads: int) -> None:
-    if threads > 1 and len(tasks) > 1:
-        from ..targets.bands import run_tasks
-        run_tasks(tasks, threads)
-    else:
-        for task in tasks:
-            task()

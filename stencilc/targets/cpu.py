@@ -34,7 +34,7 @@ from ..dtypes import DTypes, names
 from ..ir import StencilIR
 from ..progress import compile_notice
 from ..stepping import tiles
-from .bands import ALL_ROWS, run_in_rows
+from .bands import ALL_ROWS, run_in_rows, run_tasks
 
 
 def numba_type(dtype: np.dtype, ndim: int):
@@ -84,7 +84,7 @@ class CpuTarget:
         return kernel(arrays, out)
 
     def advance(self, kernel: "Gufunc", arrays, stepping) -> tuple:
-        return tiles.advance(kernel, arrays, stepping, threads=1)
+        return tiles.advance(kernel, arrays, stepping)
 
     def inspect(self, kernel: "Gufunc", stage: str) -> str:
         library = next(iter(kernel.builder._cres.values())).library
@@ -109,8 +109,9 @@ class ParallelTarget(CpuTarget):
         return run_in_rows(kernel.get("rows"), arrays, out, threads)
 
     def advance(self, kernel: "_ParallelKernel", arrays, stepping) -> tuple:
+        threads = numba.get_num_threads()
         return tiles.advance(kernel.get("rows"), arrays, stepping,
-                             threads=numba.get_num_threads())
+                             lambda tasks: run_tasks(tasks, threads))
 
     def inspect(self, kernel: "_ParallelKernel", stage: str) -> str:
         return super().inspect(kernel.get("rows"), stage)

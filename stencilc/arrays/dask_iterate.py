@@ -2,8 +2,8 @@
 
 A round of ``k`` steps exchanges a halo ``k`` reaches deep once (``dask.array.overlap``:
 ``periodic`` along ``wrap`` axes, nothing at the other true edges), then every block runs its
-``k`` steps with the cache tiles of :mod:`.tiles`, keeping the part its halo makes correct,
-and the halo is trimmed. The graph has one layer per round instead of one per step. Blocks
+``k`` steps with the cache tiles of :mod:`stencilc.stepping.tiles`, keeping the part its halo
+makes correct, and the halo is trimmed. The graph has one layer per round instead of one per step. Blocks
 at the array's true edges have no halo there: the kernel's boundary rule applies at that edge
 at every step, as in a single call. A block learns where it lies from the array's global
 indices along each core axis, passed in as one more (overlapped) input.
@@ -14,13 +14,11 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from ..arrays.checks import check_core_ndims, to_native
-from ..arrays.dask import _align_loop_chunks, _meta, beside_core, block_arguments
 from ..boundary import per_axis
 from ..ir import Role
-from .checks import check_state
-from .plan import Reach
-from .problem import Stepping
+from ..stepping import Reach, Stepping, check_state
+from .checks import check_core_ndims, to_native
+from .dask import _align_loop_chunks, _meta, beside_core, block_arguments
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..ufunc import StencilUFunc
