@@ -259,8 +259,10 @@ class StencilUFunc:
         """Like :meth:`iterate`, yielding ``(step, state)`` after every ``every`` steps and
         after the last: ``every`` steps run blocked between two states. Each state is a new
         array (or tuple of arrays), safe to keep."""
-        steps = check_count(self, steps, "steps", minimum=0)
-        every = check_count(self, every, "every", minimum=1)
+        steps = check_count(self, steps, "steps", minimum=0, method="trajectory")
+        every = check_count(self, every, "every", minimum=1, method="trajectory")
+        if block_steps is not None:
+            check_count(self, block_steps, "block_steps", minimum=1, method="trajectory")
         check_roles(self, args)
         return self._states(args, steps, every, block_steps, dims)
 

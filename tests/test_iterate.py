@@ -105,8 +105,9 @@ def test_numpy_iterate_equals_numpy_slicing_step_by_step(mode, shape, steps, blo
     f = step_kernel(mode)
     with small_cache():
         result = f.iterate(x, steps=steps, block_steps=block_steps)
-    note(f"plan: {plan.plan_tiles(shape[1:], shape[0], plan.Reach.of(f.neighborhood), 16,
-                                  max(steps, 1), block_steps, budget=800)}")
+    tiles = plan.plan_tiles(shape[1:], shape[0], plan.Reach.of(f.neighborhood), 16,
+                            max(steps, 1), block_steps, budget=800)
+    note(f"plan: {tiles}")
     np.testing.assert_array_equal(result, numpy_steps(x, mode, steps))
     np.testing.assert_array_equal(x, before)          # the input is never modified
     assert result is not x and not np.shares_memory(result, x)
@@ -262,7 +263,7 @@ def test_bad_step_counts(steps, error, words):
 def test_bad_every_and_block_steps():
     f = step_kernel("nearest")
     x = np.zeros((4, 4), np.int64)
-    with pytest.raises(ValueError, match="every must be at least 1, got 0"):
+    with pytest.raises(ValueError, match=r"step\.trajectory: every must be at least 1, got 0"):
         f.trajectory(x, steps=3, every=0)
     with pytest.raises(ValueError, match="block_steps must be at least 1"):
         f.iterate(x, steps=3, block_steps=0)

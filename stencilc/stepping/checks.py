@@ -13,18 +13,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..ufunc import StencilUFunc
 
 
-def check_count(f: "StencilUFunc", value: Any, name: str, minimum: int) -> int:
+def check_count(f: "StencilUFunc", value: Any, name: str, minimum: int,
+                method: str = "iterate") -> int:
     """``value`` as an int of at least ``minimum`` (bools and floats refused, as
-    ``range`` refuses them)."""
+    ``range`` refuses them); messages name ``f.<method>``."""
+    where = f"{f.__name__}.{method}"
     if isinstance(value, bool):
-        raise TypeError(f"{f.__name__}.iterate: {name} must be an integer, not bool")
+        raise TypeError(f"{where}: {name} must be an integer, not bool")
     try:
         count = operator.index(value)
     except TypeError:
-        raise TypeError(f"{f.__name__}.iterate: {name} must be an integer, not "
+        raise TypeError(f"{where}: {name} must be an integer, not "
                         f"{type(value).__name__}") from None
     if count < minimum:
-        raise ValueError(f"{f.__name__}.iterate: {name} must be at least {minimum}, got {count}")
+        raise ValueError(f"{where}: {name} must be at least {minimum}, got {count}")
     return count
 
 
