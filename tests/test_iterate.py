@@ -315,3 +315,18 @@ def test_plan_fits_the_budget_and_bounds_recomputation(core, bytes_per_point):
 def test_sysfs_cpu_lists_are_counted():
     assert plan._count_cpus("0") == 1
     assert plan._count_cpus("0-3,8,10-11") == 7
+
+
+def test_strided_byte_swapped_read_only_and_empty_states():
+    f = step_kernel("reflect")
+    base = np.random.default_rng(8).integers(0, 1000, (40, 60)).astype(np.int64)
+    strided = base[::2, ::3]
+    swapped = strided.astype(">i8")
+    frozen = strided.copy()
+    frozen.flags.writeable = False
+    expected = numpy_steps(strided, "reflect", 6)
+    for x in (strided, swapped, frozen, np.asfortranarray(strided)):
+        np.testing.assert_array_equal(f.iterate(x, steps=6, block_steps=2), expected)
+    for shape in [(0, 5), (3, 0), (2, 0, 4)]:
+        empty = np.zeros(shape, np.int64)
+        assert f.iterate(empty, steps=3).shape == shape
