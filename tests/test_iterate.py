@@ -309,7 +309,17 @@ def test_plan_fits_the_budget_and_bounds_recomputation(core, bytes_per_point):
     region = [min(n, e + g) for n, e, g in zip(core, chosen.extents, ghost)]
     assert np.prod(region) * bytes_per_point <= budget
     if chosen.block_steps > 1:
-        assert plan._recompute(chosen.extents, ghost) <= plan.MAX_RECOMPUTE
+        assert plan._recompute(core, chosen.extents, ghost) <= plan.MAX_RECOMPUTE
+
+
+@pytest.mark.parametrize("core, images", [((4096, 4096), 1), ((1024, 1024), 1), ((64, 64), 3),
+                                          ((64, 64), 100)])
+def test_plan_gives_every_thread_tiles(core, images):
+    reach = plan.Reach((1, 1), (1, 1))
+    chosen = plan.plan_tiles(core, images, reach, 8, 100, budget=8 << 20, tiles=8)
+    count = -(-images // chosen.slab) * np.prod([-(-n // e) for n, e in
+                                                 zip(core, chosen.extents)])
+    assert count >= min(8, images * core[0])
 
 
 def test_sysfs_cpu_lists_are_counted():

@@ -95,34 +95,38 @@ class TilePlan:
 
 
 def plan_tiles(core: tuple[int, ...], images: int, reach: Reach, bytes_per_point: int,
-               steps: int, block_steps: int | None = None,
-               budget: int | None = None) -> TilePlan:
+               steps: int, block_steps: int | None = None, budget: int | None = None,
+               tiles: int = 1) -> TilePlan:
     """Tiles whose regions (ghost zones included) fit ``budget`` bytes (default: a share of
-    :func:`cache_bytes`) at ``bytes_per_point``, and the steps per round.
+    :func:`cache_bytes`) at ``bytes_per_point``, at least ``tiles`` of them per round where
+    the array allows (several per thread keep every thread busy), and the steps per round.
 
-    When whole core blocks fit, a tile holds as many images as fit and every step runs in one
-    round (no ghost zone is needed). Otherwise a round takes the most steps (of
-    :data:`BLOCK_STEPS`, or ``block_steps``) whose ghost zones cost at most
-    :data:`MAX_RECOMPUTE`; the tile keeps the inner axes long (whole rows vectorize) with
-    enough rows that the ghost rows cost little.
+    When whole core blocks fit and there are enough of them, a tile holds as many images as
+    fit and every step runs in one round (no ghost zone is needed). Otherwise a round takes
+    the most steps (of :data:`BLOCK_STEPS`, or ``block_steps``) whose ghost zones cost at
+    most :data:`MAX_RECOMPUTE`; the tile keeps the inner axes long (whole rows vectorize)
+    with enough rows that the ghost rows cost little.
     """
     budget = budget or int(cache_bytes() * CACHE_SHARE)
     points = max(1, budget // max(1, bytes_per_point))
     block = math.prod(core)
-    if block <= points or not any(reach.width):
-        slab = max(1, min(images, points // max(1, block)))
+    if not any(reach.width) or (block <= points and images >= tiles):
+        slab = max(1, min(images, points // max(1, block), -(-images // tiles)))
         return TilePlan(max(1, min(steps, block_steps or steps)), slab, core)
+    per_image = -(-tiles // max(1, images))
     tried = (block_steps,) if block_steps else \
         tuple(k for k in BLOCK_STEPS if k <= steps) or (1,)
     for k in tried:
-        extents = _extents(core, [k * w for w in reach.width], points)
-        if _recompute(extents, [k * w for w in reach.width]) <= MAX_RECOMPUTE:
+        ghost = [k * w for w in reach.width]
+        extents = _extents(core, ghost, points, per_image)
+        if _recompute(core, extents, ghost) <= MAX_RECOMPUTE:
             break
     return TilePlan(k, 1, extents)
 
 
-def _extents(core, ghost, points: int) -> tuple[int, ...]:
-    """Tile extents for ghost zones ``ghost`` (total per axis) in regions of ``points``."""
+def _extents(core, ghost, points: int, count: int) -> tuple[int, ...]:
+    """Tile extents for ghost zones ``ghost`` (total per axis) in regions of ``points``, at
+    least ``count`` tiles (fewer rows each, as long as the core has rows to give)."""
     d = len(core)
     rows = max(32, 8 * ghost[0])    # the shrinking ghost rows then cost under ~6 %
     inner_points = max(1, points // (rows + ghost[0]))
@@ -130,17 +134,20 @@ def _extents(core, ghost, points: int) -> tuple[int, ...]:
     for a in range(1, d):   # inner axes share what the rows leave, equally
         side = int(inner_points ** (1 / (d - 1)))
         extents[a] = max(1, min(core[a], side - ghost[a]))
-    inner = math.prod(e + g for e, g in zip(extents[1:], ghost[1:]))
+    inner = math.prod(e + (g if e < n else 0)
+                      for e, g, n in zip(extents[1:], ghost[1:], core[1:]))
     extents[0] = max(1, min(core[0], points // inner - ghost[0]))
+    across = math.prod(-(-n // e) for n, e in zip(core[1:], extents[1:]))
+    extents[0] = max(1, min(extents[0], -(-core[0] // -(-count // across))))
     return tuple(extents)
 
 
-def _recompute(extents, ghost) -> float:
-    """Points computed per point kept: inner ghost zones at every step, axis 0's shrinking
-    (half of it on average)."""
-    factor = (extents[0] + ghost[0] / 2) / extents[0]
-    for e, g in zip(extents[1:], ghost[1:]):
-        factor *= (e + g) / e
+def _recompute(core, extents, ghost) -> float:
+    """Points computed per point kept: inner ghost zones at every step (none along an axis a
+    tile spans whole), axis 0's shrinking (half of it on average)."""
+    factor = (extents[0] + ghost[0] / 2) / extents[0] if extents[0] < core[0] else 1.0
+    for n, e, g in zip(core[1:], extents[1:], ghost[1:]):
+        factor *= (e + g) / e if e < n else 1.0
     return factor
 
 

@@ -36,6 +36,9 @@ REGION, SLAB, WHOLE = "region", "slab", "whole"
 
 Tasks = list[Callable[[], None]]
 
+#: tiles per thread in a round on several threads, so one that starts late takes fewer
+TILES_PER_THREAD = 4
+
 
 def in_turn(tasks: Tasks) -> None:
     for task in tasks:
@@ -43,11 +46,12 @@ def in_turn(tasks: Tasks) -> None:
 
 
 def advance(gufunc: Callable, arrays: Sequence[Any], stepping: Stepping,
-            run_all: Callable[[Tasks], None] = in_turn,
+            run_all: Callable[[Tasks], None] = in_turn, threads: int = 1,
             plan: TilePlan | None = None) -> tuple[np.ndarray, ...]:
     """The state after ``stepping.steps`` steps: ``gufunc(arrays, out, band=rows)`` is one
     step, ``arrays`` the checked arguments (state first, fill values last); ``run_all`` runs
-    a round's tiles, which are independent (the parallel target: on several threads).
+    a round's tiles, which are independent (the parallel target: on ``threads`` threads,
+    so a round has at least four tiles per thread where the array allows).
     Returns one new array per state argument, of its shape; only ``stepping.keep`` is
     computed (the rest holds unspecified values)."""
     ir = stepping.ir
@@ -61,7 +65,8 @@ def advance(gufunc: Callable, arrays: Sequence[Any], stepping: Stepping,
             sum(o.itemsize for k, o in enumerate(operands[stepping.nstate:], stepping.nstate)
                 if kinds[k] == REGION)
         plan = plan or plan_tiles(core, images, stepping.reach, per_point, stepping.steps,
-                                  stepping.block_steps)
+                                  stepping.block_steps, tiles=TILES_PER_THREAD * threads
+                                  if threads > 1 else 1)
         finals = _rounds(gufunc, operands, kinds, stepping, keep, plan, run_all)
     shape = loop_shape + core
     return tuple((np.array(f, copy=True) if f is operands[s] else f).reshape(shape)

@@ -111,7 +111,7 @@ class ParallelTarget(CpuTarget):
     def advance(self, kernel: "_ParallelKernel", arrays, stepping) -> tuple:
         threads = numba.get_num_threads()
         return tiles.advance(kernel.get("rows"), arrays, stepping,
-                             lambda tasks: run_tasks(tasks, threads))
+                             lambda tasks: run_tasks(tasks, threads), threads)
 
     def inspect(self, kernel: "_ParallelKernel", stage: str) -> str:
         return super().inspect(kernel.get("rows"), stage)
