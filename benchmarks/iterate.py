@@ -9,7 +9,8 @@ once per step (the memory roofline of a step that streams the array):
 
 Dask: 2-D heat on 8192x8192 float32 in 1024x1024 chunks, 100 steps, ``iterate`` against the
 loop of single calls on the Dask array: wall time of ``.compute()`` and the graph's task
-count. Every result is checked bit for bit against the loop's.
+count. Every result is checked bit for bit against the loop's. CPU times are medians of
+three runs; the Dask ones single runs.
 
 Writes docs/bench-iterate.json.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import time
 from pathlib import Path
 from typing import Callable
@@ -33,6 +35,8 @@ from stencilc.demo import cpu_model
 from stencilc.stepping.plan import cache_bytes
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
+#: CPU cases are timed this many times (median): single runs on a shared VM spread by 30 %+
+REPEATS = 3
 
 
 def heat_kernel(target: str):
@@ -72,10 +76,14 @@ def cases(quick: bool):
     ]
 
 
-def timed(call: Callable[[], object]) -> tuple[float, object]:
-    begin = time.perf_counter()
-    result = call()
-    return time.perf_counter() - begin, result
+def timed(call: Callable[[], object], repeats: int = 1) -> tuple[float, object]:
+    """The median wall time of ``repeats`` calls, and the last call's result."""
+    times = []
+    for _ in range(repeats):
+        begin = time.perf_counter()
+        result = call()
+        times.append(time.perf_counter() - begin)
+    return statistics.median(times), result
 
 
 def loop(f, args, steps: int):
@@ -104,9 +112,9 @@ def run_cpu(quick: bool) -> list[dict]:
         for target in ("cpu", "parallel"):
             f = make(target)
             warm_up(f, args)
-            copy_s, _ = timed(lambda: copies(args[0], steps))
-            loop_s, expected = timed(lambda: loop(f, args, steps))
-            iterate_s, result = timed(lambda: f.iterate(*args, steps=steps))
+            copy_s, _ = timed(lambda: copies(args[0], steps), REPEATS)
+            loop_s, expected = timed(lambda: loop(f, args, steps), REPEATS)
+            iterate_s, result = timed(lambda: f.iterate(*args, steps=steps), REPEATS)
             row = {"case": name, "target": target, "shape": list(args[0].shape),
                    "steps": steps, "loop_s": loop_s, "iterate_s": iterate_s,
                    "copyto_s": copy_s, "speedup_vs_loop": loop_s / iterate_s,
