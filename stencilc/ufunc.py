@@ -237,6 +237,7 @@ class StencilUFunc:
     # --- time stepping (docs/iterate.md) ---------------------------------------------------
 
     def iterate(self, *args: Any, steps: int, block_steps: int | None = None,
+                axes: list | None = None, axis: int | None = None,
                 dims: Sequence[str] | None = None) -> Any:
         """Apply the kernel ``steps`` times, each step's outputs becoming the next step's first
         ``nout`` arguments (the state); the other arguments stay fixed. Returns the final
@@ -245,16 +246,19 @@ class StencilUFunc:
 
         NumPy states advance in cache-sized tiles, ``block_steps`` steps at a time (default:
         chosen from the cache size and the neighbourhood); Dask states exchange one halo per
-        many steps; GPU states stay on the device. ``dims`` names the core dimensions of
-        xarray inputs.
+        many steps; GPU states stay on the device. ``axes``/``axis`` pick core axes as for a
+        call (each state's output at its argument's axes); ``dims`` names the core dimensions
+        of xarray inputs.
         """
         steps = check_count(self, steps, "steps", minimum=0)
         if block_steps is not None:
             block_steps = check_count(self, block_steps, "block_steps", minimum=1)
         check_roles(self, args)
-        return arrays.adapter_for(args).iterate_with(self, args, steps, block_steps, dims=dims)
+        return arrays.adapter_for(args).iterate_with(self, args, steps, block_steps, axes=axes,
+                                                     axis=axis, dims=dims)
 
     def trajectory(self, *args: Any, steps: int, every: int, block_steps: int | None = None,
+                   axes: list | None = None, axis: int | None = None,
                    dims: Sequence[str] | None = None):
         """Like :meth:`iterate`, yielding ``(step, state)`` after every ``every`` steps and
         after the last: ``every`` steps run blocked between two states. Each state is a new
@@ -264,14 +268,15 @@ class StencilUFunc:
         if block_steps is not None:
             check_count(self, block_steps, "block_steps", minimum=1, method="trajectory")
         check_roles(self, args)
-        return self._states(args, steps, every, block_steps, dims)
+        return self._states(args, steps, every, dict(block_steps=block_steps, axes=axes,
+                                                     axis=axis, dims=dims))
 
-    def _states(self, args, steps: int, every: int, block_steps, dims):
+    def _states(self, args, steps: int, every: int, options: dict):
         current = list(args)
         done = 0
         while done < steps:
             k = min(every, steps - done)
-            state = self.iterate(*current, steps=k, block_steps=block_steps, dims=dims)
+            state = self.iterate(*current, steps=k, **options)
             current[:self.nout] = state if self.nout > 1 else (state,)
             done += k
             yield done, state

@@ -340,3 +340,21 @@ def test_strided_byte_swapped_read_only_and_empty_states():
     for shape in [(0, 5), (3, 0), (2, 0, 4)]:
         empty = np.zeros(shape, np.int64)
         assert f.iterate(empty, steps=3).shape == shape
+
+
+def test_axes_pick_the_core_axes_as_for_a_call():
+    """Channels last: core axes (0, 1) of an (H, W, C) state, NumPy and Dask; equal to the
+    loop of calls with the same axes= and to NumPy slicing per channel."""
+    f = step_kernel("mirror")
+    x = np.random.default_rng(9).integers(0, 1000, (25, 19, 3)).astype(np.int64)
+    expected = np.stack([numpy_steps(x[..., c], "mirror", 5) for c in range(3)], axis=-1)
+    axes = [(0, 1), (0, 1)]
+    np.testing.assert_array_equal(f.iterate(x, steps=5, axes=axes), expected)
+    lazy = f.iterate(da.from_array(x, chunks=(10, 10, 1)), steps=5, axes=axes)
+    np.testing.assert_array_equal(lazy.compute(), expected)
+    states = [s for _, s in f.trajectory(x, steps=5, every=2, axes=axes)]
+    np.testing.assert_array_equal(states[-1], expected)
+    with pytest.raises(ValueError, match="axes= puts output 0's core axes at"):
+        f.iterate(x, steps=1, axes=[(0, 1), (1, 2)])
+    with pytest.raises(TypeError, match="dims= names xarray dimensions"):
+        f.iterate(x, steps=1, dims=("a", "b"))

@@ -26,7 +26,7 @@ class ArrayAdapter(Protocol):
         owns."""
 
     def iterate_with(self, f: "StencilUFunc", args: Sequence[Any], steps: int,
-                     block_steps: int | None, *, dims: Any) -> Any:
+                     block_steps: int | None, *, axes: Any, axis: Any, dims: Any) -> Any:
         """``f`` applied ``steps`` times to ``args``, its outputs fed back into the first
         ``f.nout`` of them (:mod:`stencilc.stepping`); the final state."""
 
@@ -65,11 +65,23 @@ class PositionalAdapter(ABC):
                             f, args, outs, core)
 
     def iterate_with(self, f: "StencilUFunc", args: Sequence[Any], steps: int,
-                     block_steps: int | None, *, dims: Any = None) -> Any:
+                     block_steps: int | None, *, axes: Any = None, axis: Any = None,
+                     dims: Any = None) -> Any:
         if dims is not None:
-            raise TypeError(f"{f.__name__}.iterate: dims= names xarray dimensions; these "
-                            "arguments have their core axes last")
-        return self.iterate(f.for_dims(), args, steps, block_steps)
+            raise TypeError(f"{f.__name__}.iterate: dims= names xarray dimensions; use axes= "
+                            "to pick core axes by position")
+        f = f.for_dims()
+        core = resolve_axes(f, args, None, axes, axis)
+        if core is None:
+            return self.iterate(f, args, steps, block_steps)
+        for k in range(f.nout):
+            if core[k] != core[f.nin + k]:
+                raise ValueError(f"{f.__name__}.iterate: axes= puts output {k}'s core axes at "
+                                 f"{core[f.nin + k]} but argument {k}'s at {core[k]}; each "
+                                 "step's output becomes the next step's argument, so they "
+                                 "must be the same")
+        return call_on_axes(lambda moved, _: self.iterate(f, moved, steps, block_steps),
+                            f, args, None, core)
 
 
 from ..axes import call_on_axes, resolve as resolve_axes  # noqa: E402

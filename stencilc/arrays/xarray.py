@@ -53,12 +53,15 @@ class XarrayAdapter:
         return _apply(f, args, axes, axis, dims)
 
     def iterate_with(self, f: "StencilUFunc", args: Sequence[Any], steps: int,
-                     block_steps: int | None, *, dims: Any) -> Any:
+                     block_steps: int | None, *, axes: Any = None, axis: Any = None,
+                     dims: Any = None) -> Any:
         xr = _xarray()
         if any(isinstance(a, xr.Dataset) for a in args):
             raise TypeError(f"{f.__name__}.iterate: pass DataArrays (e.g. ds['u']), not a "
                             "Dataset: the state is one array per output")
-        return _apply(f, args, None, None, dims,
+        if dims is not None and (axes is not None or axis is not None):
+            raise TypeError("cannot specify both 'dims' and 'axes'/'axis'")
+        return _apply(f, args, axes, axis, dims,
                       lambda kernel: functools.partial(kernel.iterate, steps=steps,
                                                        block_steps=block_steps))
 
