@@ -107,13 +107,15 @@ def _rounds(gufunc, operands, kinds, stepping: Stepping, keep: Ranges, plan: Til
     rounds = -(-stepping.steps // plan.block_steps)
     sizes = [b - a for a, b in cuts(stepping.steps, -(-stepping.steps // rounds))]
     current = [operands[s] for s in range(nstate)]
-    spare = [[np.empty(o.shape, o.dtype) for o in current] for _ in range(2)]
+    spare: list = [None, None]     # the rounds write into these in turn (one if one round)
     done = 0
     for r, k in enumerate(sizes):
         done += k
         # What this round must leave correct: the kept part, grown by the later rounds' reach.
         valid = tuple((max(0, b), min(n, e))
                       for (b, e), n in zip(reach.grow(keep, stepping.steps - done), core))
+        if spare[r % 2] is None:
+            spare[r % 2] = [np.empty(o.shape, o.dtype) for o in current]
         target = spare[r % 2]
         pieces = [[(v0 + b, v0 + e) for b, e in cuts(v1 - v0, extent)]
                   for (v0, v1), extent in zip(valid, plan.extents)]
