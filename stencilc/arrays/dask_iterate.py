@@ -73,15 +73,12 @@ def iterate(f: "StencilUFunc", args: Sequence[Any], steps: int, block_steps: int
         pieces = [p.rechunk(wanted) if role is Role.RELATIVE else p
                   for p, role in zip(pieces, (a.role for a in ir.arguments))]
     rounds = -(-steps // per_round)
-    done = 0
     for r in range(rounds):
         k = steps * (r + 1) // rounds - steps * r // rounds
         depth = {len(shape) - d + a: (k * w if s else 0)
                  for a, (w, s) in enumerate(zip(widest, split))}
         results = _round(f, pieces, dims, modes, depth, k, block_steps, spec.out_dtypes)
-        for s in range(f.nout):
-            pieces[s] = results[s]
-        done += k
+        pieces[:f.nout] = results
     final = tuple(pieces[:f.nout])
     return final if f.nout > 1 else final[0]
 
