@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
-from ..boundary import per_axis
 from ..dtypes import native_dtype
-from ..stepping import Stepping, check_state
+from ..stepping import advance
 from ..targets.cuda import is_device_array
 from . import PositionalAdapter
 from .checks import check_core_ndims, check_out_casting, what
@@ -30,11 +29,7 @@ class CudaArrayAdapter(PositionalAdapter):
 
     def iterate(self, f: "StencilUFunc", args: Sequence[Any], steps: int,
                 block_steps: int | None) -> Any:
-        spec = _specialization(f, args, None)
-        check_state(f, args, spec.out_dtypes)
-        stepping = Stepping(f.ir, per_axis(f.boundary, f.ir.ndim), steps, block_steps)
-        states = spec.advance(list(args), stepping)
-        return states if f.nout > 1 else states[0]
+        return advance(f, _specialization(f, args, None), list(args), steps, block_steps)
 
 
 def _specialization(f: "StencilUFunc", args: Sequence[Any], out_dtypes):

@@ -61,7 +61,7 @@ def call(f: "StencilUFunc", args: tuple, out) -> Any:
     arrays = [to_native(f, da.asarray(a), k) for k, a in enumerate(args)]
     check_core_ndims(f, arrays)
     spec = f.compile(*(a.dtype for a in arrays))      # on the client: dtypes, early errors
-    arrays = _align_loop_chunks(arrays, [a.ndim for a in f.ir.arguments])
+    arrays = align_loop_chunks(arrays, [a.ndim for a in f.ir.arguments])
     relative = [k for k, a in enumerate(f.ir.arguments) if a.role is Role.RELATIVE]
     d = f.ir.ndim
     core_axes = range(-d, 0)
@@ -79,7 +79,7 @@ def call(f: "StencilUFunc", args: tuple, out) -> Any:
     return _overlapped(f, arrays, relative, depth, spec.out_dtypes)
 
 
-def _align_loop_chunks(arrays, core_ndims):
+def align_loop_chunks(arrays, core_ndims):
     """Give every argument the same chunks along each broadcast loop dimension (apply_gufunc
     requires it); the first argument longer than 1 on an axis sets that axis' chunks."""
     loop_ndim = max(a.ndim - c for a, c in zip(arrays, core_ndims))
@@ -98,7 +98,7 @@ def _align_loop_chunks(arrays, core_ndims):
     return aligned
 
 
-def _meta(out_dtypes, like):
+def meta_like(out_dtypes, like):
     """Empty arrays of the output dtypes, of the kind of array ``like``'s chunks are (NumPy, or
     CuPy for a Dask array of CuPy chunks), so Dask knows what the blocks will hold."""
     from dask.array.utils import meta_from_array
@@ -113,7 +113,7 @@ def _one_chunk(f: "StencilUFunc", arrays, out_dtypes):
     whole = [a.rechunk({a.ndim - 1 - k: -1 for k in range(argument.ndim)})
              for argument, a in zip(f.ir.arguments, arrays)]
     like = next(a for a, arg in zip(whole, f.ir.arguments) if arg.role is Role.RELATIVE)
-    return da.apply_gufunc(f, f.signature, *whole, meta=_meta(out_dtypes, like),
+    return da.apply_gufunc(f, f.signature, *whole, meta=meta_like(out_dtypes, like),
                            vectorize=False)
 
 
@@ -146,7 +146,7 @@ def _overlapped(f: "StencilUFunc", arrays, relative, depth, out_dtypes):
     signature = ",".join(dims) + "->" + ",".join(["()"] * f.nout)
     block = _BlockKernel(local, tuple(a.role for a in f.ir.arguments),
                          tuple(a.ndim for a in f.ir.arguments), d)
-    results = da.apply_gufunc(block, signature, *pieces, meta=_meta(out_dtypes, first),
+    results = da.apply_gufunc(block, signature, *pieces, meta=meta_like(out_dtypes, first),
                               vectorize=False)
     results = results if f.nout > 1 else (results,)
     finished = []

@@ -3,9 +3,9 @@
 A round of ``k`` steps exchanges a halo ``k`` reaches deep once (``dask.array.overlap``:
 ``periodic`` along ``wrap`` axes, nothing at the other true edges), then every block runs its
 ``k`` steps with the cache tiles of :mod:`stencilc.stepping.tiles`, keeping the part its halo
-makes correct, and the halo is trimmed. The graph has one layer per round instead of one per step. Blocks
-at the array's true edges have no halo there: the kernel's boundary rule applies at that edge
-at every step, as in a single call. A block learns where it lies from the array's global
+makes correct, and the halo is trimmed. The graph has one layer per round instead of one per
+step. Blocks at the array's true edges have no halo there: the kernel's boundary rule applies
+at that edge at every step, as in a single call. A block learns where it lies from the array's global
 indices along each core axis, passed in as one more (overlapped) input.
 """
 from __future__ import annotations
@@ -16,15 +16,15 @@ import numpy as np
 
 from ..boundary import per_axis
 from ..ir import Role
-from ..stepping import Reach, Stepping, check_state
+from ..stepping import Reach, advance, check_state
 from .checks import check_core_ndims, to_native
-from .dask import _align_loop_chunks, _meta, beside_core, block_arguments
+from .dask import align_loop_chunks, beside_core, block_arguments, meta_like
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..ufunc import StencilUFunc
 
-#: a round's halo may be at most this share of the smallest chunk (more rounds otherwise):
-#: the halo is recomputed by both neighbours
+#: a round's halo may be at most this share of the largest chunk along its axis (more rounds
+#: otherwise): the halo is recomputed by both neighbours
 HALO_SHARE = 1 / 8
 
 
@@ -38,7 +38,7 @@ def iterate(f: "StencilUFunc", args: Sequence[Any], steps: int, block_steps: int
     spec = f.compile(*(a.dtype for a in arrays))       # on the client: dtypes, early errors
     check_state(f, arrays, spec.out_dtypes)
     ir, d = f.ir, f.ir.ndim
-    arrays = _align_loop_chunks(arrays, [a.ndim for a in ir.arguments])
+    arrays = align_loop_chunks(arrays, [a.ndim for a in ir.arguments])
     state = arrays[:f.nout]
     if steps == 0:
         return tuple(state) if f.nout > 1 else state[0]
@@ -104,7 +104,7 @@ def _round(f: "StencilUFunc", pieces, dims, modes, depth: dict[int, int], k: int
     block = _RoundBlock(f, k, block_steps, tuple(depth[ax] for ax in depth),
                         tuple(first.shape[ax] for ax in depth))
     results = da.apply_gufunc(block, signature, *inputs, *positions,
-                              meta=_meta(out_dtypes, first), vectorize=False)
+                              meta=meta_like(out_dtypes, first), vectorize=False)
     results = results if f.nout > 1 else (results,)
     return [trim_internal(r, depth, boundary=boundary) for r in results]
 
@@ -137,7 +137,5 @@ class _RoundBlock:
                 keep.append((0 if index[0] == 0 else depth,
                              size if index[-1] == n - 1 else size - depth))
         args = [np.ascontiguousarray(a) if a.ndim else a for a in args]
-        spec = f.compile(*(a.dtype for a in args))
-        stepping = Stepping(f.ir, modes, self.k, self.block_steps, keep=tuple(keep))
-        states = spec.advance(args, stepping)
-        return states if f.nout > 1 else states[0]
+        return advance(f, f.compile(*(a.dtype for a in args)), args, self.k,
+                       self.block_steps, keep=tuple(keep))

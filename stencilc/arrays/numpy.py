@@ -5,9 +5,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from ..boundary import per_axis
 from ..dtypes import native_dtype
-from ..stepping import Stepping, check_state
+from ..stepping import advance
 from . import PositionalAdapter
 from .checks import check_core_ndims, check_out_casting, to_native
 
@@ -46,11 +45,7 @@ class NumpyAdapter(PositionalAdapter):
     def iterate(self, f: "StencilUFunc", args: Sequence[Any], steps: int,
                 block_steps: int | None) -> Any:
         arrays = _prepared(f, args)
-        spec = f.compile(*(a.dtype for a in arrays))
-        check_state(f, arrays, spec.out_dtypes)
-        stepping = Stepping(f.ir, per_axis(f.boundary, f.ir.ndim), steps, block_steps)
-        states = spec.advance(arrays, stepping)
-        return states if f.nout > 1 else states[0]
+        return advance(f, f.compile(*(a.dtype for a in arrays)), arrays, steps, block_steps)
 
 
 def _prepared(f: "StencilUFunc", args: Sequence[Any]) -> list[np.ndarray]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from .checks import check_count, check_roles, check_state
 from .loop import iterate_by_calls
 from .plan import Reach
-from .problem import Stepping
+from .problem import Stepping, advance
 
-__all__ = ["Reach", "Stepping", "check_count", "check_roles", "check_state",
+__all__ = ["Reach", "Stepping", "advance", "check_count", "check_roles", "check_state",
            "iterate_by_calls"]

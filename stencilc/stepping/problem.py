@@ -1,10 +1,18 @@
 """What a target needs to know to advance a state many steps."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
+from typing import TYPE_CHECKING, Any, Sequence
+
+from ..boundary import per_axis
 from ..ir import StencilIR
+from .checks import check_state
 from .plan import Reach
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..pipeline import Specialization
+    from ..ufunc import StencilUFunc
 
 
 @dataclass(frozen=True)
@@ -33,5 +41,12 @@ class Stepping:
     def reach(self) -> Reach:
         return Reach.of(self.ir.neighborhood)
 
-    def with_steps(self, steps: int, keep=None) -> "Stepping":
-        return replace(self, steps=steps, keep=keep)
+
+def advance(f: "StencilUFunc", spec: "Specialization", arrays: Sequence[Any], steps: int,
+            block_steps: int | None, keep=None) -> Any:
+    """``steps`` steps of ``f`` from ``arrays`` (checked by an array adapter) through its
+    target: the outputs checked against the state first, the result as a call returns it."""
+    check_state(f, arrays, spec.out_dtypes)
+    stepping = Stepping(f.ir, per_axis(f.boundary, f.ir.ndim), steps, block_steps, keep)
+    states = spec.advance(arrays, stepping)
+    return states if f.nout > 1 else states[0]
