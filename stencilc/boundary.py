@@ -9,7 +9,9 @@ Mode ``"constant"`` reads ``cval`` instead of remapping, and ``None`` never read
 """
 from __future__ import annotations
 
+import decimal
 import math
+import numbers
 from typing import Callable
 
 import numpy as np
@@ -169,11 +171,19 @@ def cast_cval(cval, dtype: np.dtype, where: str = ""):
     part cannot be stored in an integer or bool dtype: ``ValueError``.
     """
     dtype = np.dtype(dtype)
-    if dtype.kind in "fc":
-        if dtype.kind == "f" and isinstance(cval, complex) and cval.imag:
-            raise _unstorable(cval, dtype, where)
+    if dtype.kind == "c":              # both parts kept (complex cval into complex dtypes)
+        value = cval if isinstance(cval, complex) else complex(_as_float(cval), 0.0)
         with np.errstate(all="ignore"):
-            return dtype.type(cval.real if isinstance(cval, complex) else cval)
+            return dtype.type(value)
+    if dtype.kind == "f":
+        if isinstance(cval, complex):
+            if cval.imag:
+                raise _unstorable(cval, dtype, where)
+            cval = cval.real
+        if isinstance(cval, int) and not isinstance(cval, bool):
+            cval = _as_float(cval)     # NumPy refuses ints past float64; they round to inf
+        with np.errstate(all="ignore"):
+            return dtype.type(cval)
     value = cval
     if isinstance(value, complex):
         if value.imag:
@@ -191,7 +201,39 @@ def cast_cval(cval, dtype: np.dtype, where: str = ""):
 
 
 def _unstorable(cval, dtype: np.dtype, where: str) -> ValueError:
-    kind = "a bool" if dtype.kind == "b" else "an integer"
+    kind = {"b": "a bool", "f": "a real floating-point"}.get(dtype.kind, "an integer")
+    fix = ("give a real cval, or compute into a complex output (out_dtype=np.complex128)"
+           if dtype.kind == "f" else
+           "give a finite cval, or compute into a floating-point output (out_dtype=...)")
     return ValueError(f"cval={cval!r} cannot be stored in {kind} dtype {dtype}"
-                      f"{' (' + where + ')' if where else ''}; give a finite cval, or compute "
-                      "into a floating-point output (out_dtype=...)")
+                      f"{' (' + where + ')' if where else ''}; {fix}")
+
+
+def normalize_cval(cval) -> bool | int | float | complex:
+    """``cval`` as a plain Python number: NumPy scalars (``np.longdouble`` included),
+    ``Decimal`` and ``Fraction`` become the bool, int, float or complex they equal, so one
+    rule (:func:`cast_cval`) and one text in the generated code serve every kind of number.
+    A value no Python float holds (``Decimal('1e999')``) becomes an infinity of its sign."""
+    if isinstance(cval, (bool, np.bool_)):
+        return bool(cval)
+    if not isinstance(cval, (numbers.Number, np.number)):
+        raise TypeError(f"cval must be a number or a bool, not {type(cval).__name__}")
+    if isinstance(cval, (numbers.Integral, np.integer)):
+        return int(cval)
+    if isinstance(cval, decimal.Decimal):     # registered as a Number only
+        return int(cval) if cval.is_finite() and cval == cval.to_integral_value() \
+            else _as_float(cval)
+    if isinstance(cval, (numbers.Real, np.floating)):
+        if isinstance(cval, numbers.Rational) and cval.denominator == 1:
+            return int(cval)
+        return _as_float(cval)
+    if isinstance(cval, (numbers.Complex, np.complexfloating)):
+        return complex(_as_float(cval.real), _as_float(cval.imag))
+    raise TypeError(f"cval must be a real or complex number, not {type(cval).__name__}")
+
+
+def _as_float(value) -> float:
+    try:
+        return float(value)
+    except OverflowError:    # Decimal('1e999'), a huge Fraction
+        return math.inf if value > 0 else -math.inf

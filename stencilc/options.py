@@ -1,13 +1,12 @@
 """The options of :func:`stencil_ufunc`, validated once at decoration time."""
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from . import targets
-from .boundary import normalize_boundary
+from .boundary import normalize_boundary, normalize_cval
 
 
 @dataclass(frozen=True)
@@ -26,15 +25,13 @@ class Options:
 
     def validated(self) -> "Options":
         target = targets.canonical_name(self.target)
-        if not isinstance(self.cval, (numbers.Number, np.number, np.bool_)):
-            raise TypeError(f"cval must be a number or a bool, not {type(self.cval).__name__}")
         standard = self.standard_indexing
         if isinstance(standard, str):
             standard = (standard,)
         neighborhood = None if self.neighborhood is None else tuple(
             tuple(axis) for axis in self.neighborhood)
         return replace(self, target=target, boundary=normalize_boundary(self.boundary),
-                       cval=self.cval.item() if isinstance(self.cval, np.generic) else self.cval,
+                       cval=normalize_cval(self.cval),
                        standard_indexing=tuple(standard), neighborhood=neighborhood,
                        out_dtype=_normalize_out_dtype(self.out_dtype),
                        cache=bool(self.cache), fastmath=bool(self.fastmath))

@@ -221,3 +221,15 @@ def test_iterate_keeps_the_state_on_the_device_and_equals_the_cpu(boundary):
     assert hasattr(on_device, "copy_to_host")
     same(on_device.copy_to_host(), expected)
     same(gpu.iterate(x, steps=0), x)
+
+
+@pytest.mark.parametrize("boundary", ["constant", None, ("wrap", "constant")], ids=str)
+def test_a_complex_cval_keeps_both_parts(boundary):
+    """Issue 21 bug 0 on the GPU: the cpu target, itself checked against scipy.ndimage."""
+    gpu, cpu = both(load_source(
+        "def cross(x):\n    return 0.5 * x[-1, 0] + 0.25 * x[0, 1] - x[0, 0]\n").cross,
+        boundary=boundary, cval=1 + 2j)
+    x = (rng.normal(size=(5, 6)) + 1j * rng.normal(size=(5, 6))).astype(np.complex128)
+    got = gpu(x)
+    same(got, cpu(x))
+    assert np.asarray(got)[0, 0].imag != 0

@@ -3,6 +3,8 @@ reads of standard_indexing arrays, array-valued locals, scalars in standard_inde
 globals bound after the kernel. Oracles: NumPy (np.pad + slicing, astype), numba.stencil."""
 from __future__ import annotations
 
+import decimal
+import fractions
 import pickle
 import warnings
 
@@ -77,6 +79,55 @@ def test_constant_mode_reads_cval_as_np_pad_stores_it(cval, xp):
     x = rng.integers(-50, 50, (8, 10)).astype(np.int16)
     expected = laplacian_of_padded(np.pad(x, 1, constant_values=cval))
     np.testing.assert_array_equal(np.asarray(f(xp(x))), expected)
+
+
+def cross(x):
+    return 0.5 * x[-1, 0] + 0.25 * x[0, 1] - x[0, 0]
+
+
+@pytest.mark.parametrize("boundary", ["constant", None])
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_a_complex_cval_keeps_both_parts(boundary, dtype, target, xp):
+    """Issue 21 bug 0: ``cval=1+2j`` into a complex image lost its imaginary part."""
+    import scipy.ndimage as ndi
+    f = stencil_ufunc(boundary=boundary, cval=1 + 2j, target=target)(cross)
+    x = (rng.normal(size=(6, 7)) + 1j * rng.normal(size=(6, 7))).astype(dtype)
+    weights = np.zeros((3, 3))
+    weights[0, 1], weights[1, 2], weights[1, 1] = 0.5, 0.25, -1
+    got = np.asarray(f(xp(x)))
+    if boundary == "constant":
+        expected = ndi.correlate(x.astype(np.complex128), weights, mode="constant", cval=1 + 2j)
+    else:
+        expected = np.full(x.shape, 1 + 2j)   # the points whose window leaves the array
+        expected[1:, :-1] = ndi.correlate(x.astype(np.complex128), weights)[1:, :-1]
+    np.testing.assert_allclose(got, expected, rtol=4 * np.finfo(dtype).eps, atol=1e-6)
+    assert got[0, 0].imag != 0
+
+
+@pytest.mark.parametrize("cval", [np.longdouble("inf"), decimal.Decimal("Infinity"),
+                                  decimal.Decimal("-1.5"), fractions.Fraction(7, 2),
+                                  np.float16(2.5), np.clongdouble(3), 10**400])
+def test_every_kind_of_number_is_a_cval(cval, xp):
+    """Issue 25 item 14: ``np.longdouble``, ``Decimal`` and ``Fraction`` cvals compile (they
+    raised StencilInternalError) and fill as NumPy's pad with their float value does."""
+    value = complex(cval).real if isinstance(cval, np.complexfloating) else float(cval) \
+        if not isinstance(cval, int) else np.inf
+    f = stencil_ufunc(boundary="constant", cval=cval)(laplacian)
+    g = stencil_ufunc(cval=cval)(laplacian)
+    x = rng.normal(size=(6, 7))
+    with np.errstate(invalid="ignore"):
+        expected = laplacian_of_padded(np.pad(x, 1, constant_values=value))
+    np.testing.assert_array_equal(np.asarray(f(xp(x))), expected)
+    filled = np.full(x.shape, value)
+    filled[1:-1, 1:-1] = laplacian_of_padded(x)
+    np.testing.assert_array_equal(np.asarray(g(xp(x))), filled)
+
+
+def test_a_complex_cval_into_a_real_float_output_says_so():
+    f = stencil_ufunc(boundary="constant", cval=1 + 2j)(laplacian)
+    with pytest.raises(ValueError, match=r"cval=\(1\+2j\) cannot be stored in a real "
+                                         r"floating-point dtype float64.*complex output"):
+        f(np.ones((4, 4)))
 
 
 def test_nan_cval_fills_float_outputs_with_nan(xp):
