@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
+import json
 import linecache
 import os
 import sys
@@ -79,7 +80,9 @@ def _import_from_disk(name: str, source: str) -> types.ModuleType | None:
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        # compiled from the text in hand, not through the import system: no bytecode file is
+        # written (the entry is numba's files and the source), and numba reads this file
+        exec(compile(source, str(path), "exec"), module.__dict__)
         return module
     except Exception as exc:   # noqa: BLE001 - any cache fault falls back to compiling
         sys.modules.pop(name, None)
@@ -97,13 +100,93 @@ def _import_in_memory(name: str, source: str) -> types.ModuleType:
     return module
 
 
+def entry_files(name: str) -> list[Path]:
+    """The files of generated module ``name`` in the cache folder: its source, Python's
+    bytecode and numba's index (``.nbi``) and code (``.nbc``) files for each of its functions
+    and gufuncs. Not its lock file or its manifest."""
+    folder = cache_dir()
+    pycache = folder / "__pycache__"
+    found = [folder / f"{name}.py", *pycache.glob(f"{name}.*"), *pycache.glob(f"guf-{name}.*")]
+    return sorted(path for path in found if path.is_file())
+
+
+def _manifest_path(name: str) -> Path:
+    return cache_dir() / f"{name}.manifest"
+
+
+def _digest(path: Path) -> list:
+    data = path.read_bytes()
+    return [len(data), hashlib.sha256(data).hexdigest()]
+
+
+def check_entry(name: str) -> str | None:
+    """Why the cache entry of ``name`` must not be loaded, or None when it is whole (or holds
+    nothing compiled yet). Whole means: every file the entry holds is listed in its manifest
+    with the size and SHA-256 it had when the manifest was written, and every listed file is
+    there. numba loads its files without such a check, and a damaged one can crash the process
+    (a segfault, not an exception), so nothing of an entry is loaded before this passes."""
+    files = entry_files(name)
+    compiled = [p for p in files if p.suffix in (".nbi", ".nbc")]
+    try:
+        text = _manifest_path(name).read_text()
+    except FileNotFoundError:
+        return f"{compiled[0].name} has no manifest (a compile that never finished)" \
+            if compiled else None
+    except OSError as exc:
+        return f"its manifest cannot be read ({exc})"
+    try:
+        listed = json.loads(text)
+        listed = {str(k): list(v) for k, v in listed.items()}
+    except (ValueError, TypeError, AttributeError):
+        return "its manifest is damaged"
+    root = cache_dir()
+    present = {str(p.relative_to(root)): p for p in files}
+    for relative, path in present.items():
+        if relative not in listed:
+            return f"{relative} is not in its manifest"
+        try:
+            if _digest(path) != listed[relative]:
+                return f"{relative} changed since it was written"
+        except OSError as exc:
+            return f"{relative} cannot be read ({exc})"
+    missing = sorted(set(listed) - set(present))
+    return f"{missing[0]} is missing" if missing else None
+
+
+def seal_entry(name: str) -> None:
+    """Write the manifest of ``name``'s entry as it is now (after a compile, under the entry's
+    lock): written last, replaced atomically, so an entry is whole only once every file is."""
+    root = cache_dir()
+    try:
+        listed = {str(p.relative_to(root)): _digest(p) for p in entry_files(name)}
+        fd, tmp = tempfile.mkstemp(dir=root, suffix=".tmp")
+        with os.fdopen(fd, "w") as handle:
+            json.dump(listed, handle)
+        os.replace(tmp, _manifest_path(name))
+    except OSError:
+        pass   # a read-only cache: the entry stays unsealed and is compiled in memory
+
+
+def validate_entry(name: str, kernel: str) -> None:
+    """Remove the entry of ``name`` if :func:`check_entry` finds it damaged or partial, with
+    a ``RuntimeWarning`` where numba's files were involved (the caller then compiles it
+    again). Hold :func:`compile_lock` while calling this and until the entry is sealed."""
+    reason = check_entry(name)
+    if reason is None:
+        return
+    if any(p.suffix in (".nbi", ".nbc") for p in entry_files(name)):
+        warnings.warn(f"stencilc: the cache entry for {kernel} was damaged or incomplete "
+                      f"({reason}); removed it and compiling again", RuntimeWarning,
+                      stacklevel=5)
+    remove_entry(name)
+
+
 def remove_entry(name: str) -> None:
-    """Forget generated module ``name``: its source and numba's files for it (best effort)."""
+    """Forget generated module ``name``: its source, numba's files for it and its manifest
+    (best effort)."""
     with _lock:
         sys.modules.pop(name, None)
-    folder = cache_dir()
-    for path in [folder / f"{name}.py", *(folder / "__pycache__").glob(f"{name}.*"),
-                 *(folder / "__pycache__").glob(f"guf-{name}.*")]:
+    for path in [*entry_files(name), _manifest_path(name)]:
         try:
             path.unlink()
         except OSError:

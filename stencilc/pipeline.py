@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from .boundary import cast_cval
-from .cache import compile_lock, load_module, module_name, remove_entry
+from .cache import (compile_lock, load_module, module_name, remove_entry, seal_entry,
+                    validate_entry)
 from .codegen.common import GeneratedModule
 from .dtypes import DTypes, check_storable, names, resolve_out_dtypes
-from .errors import StencilInternalError, StencilTypingError
+from .errors import StencilError, StencilInternalError, StencilTypingError
 from .frontend import parse_kernel
 from .ir import StencilIR
 from .passes import shape_needs, simplify
@@ -90,20 +91,34 @@ def _build(ir: StencilIR, options: Options, target: Target, arg_dtypes: DTypes,
     if not options.cache:
         return _compile(ir, options, target, generated, arg_dtypes, out_dtypes, on_disk=False)
     name = module_name(generated.source)
+    what = f"{ir.name!r} {names(arg_dtypes)}"
     with compile_lock(name):
+        validate_entry(name, what)
         try:
-            return _compile(ir, options, target, generated, arg_dtypes, out_dtypes, on_disk=True)
-        except StencilInternalError as from_disk:   # not a user error: maybe a damaged entry
-            # Compile once more without the disk. If that fails too, its error is the real one;
-            # if it works, the cache entry was unreadable (truncated, overwritten): drop it.
+            spec = _compile(ir, options, target, generated, arg_dtypes, out_dtypes, on_disk=True)
+        except StencilError as from_disk:
+            if not isinstance(from_disk, StencilInternalError):
+                seal_entry(name)   # the user's kernel failed; what numba wrote is sound
+                raise
+            failure = from_disk.__cause__ or from_disk
+        except Exception as from_disk:   # noqa: BLE001 - the kernel's, or the entry's
+            failure = from_disk
+        else:
+            seal_entry(name)
+            return spec
+        # Compile once more without the disk. If that fails too, its error is the real one;
+        # if it works, the cache entry was unreadable (written by a newer numba, edited): drop it.
+        try:
             spec = _compile(ir, options, target, generated, arg_dtypes, out_dtypes,
                             on_disk=False)
-            remove_entry(name)
-            warnings.warn(f"stencilc: the cache entry for {ir.name!r} {names(arg_dtypes)} "
-                          f"could not be used ({from_disk.__cause__!r}); "
-                          "compiled it in memory and removed the entry", RuntimeWarning,
-                          stacklevel=6)
-            return spec
+        except BaseException:
+            seal_entry(name)
+            raise
+        remove_entry(name)
+        warnings.warn(f"stencilc: the cache entry for {what} could not be used ({failure!r}); "
+                      "compiled it in memory and removed the entry", RuntimeWarning,
+                      stacklevel=6)
+        return spec
 
 
 def _compile(ir: StencilIR, options: Options, target: Target, generated: GeneratedModule,

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,35 +121,84 @@ def _expected_smooth() -> list:
     return ((p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]) // 4).tolist()
 
 
-def _damage(path, how: str) -> None:
+def _damage(path, how: str, seed: int = 0) -> None:
     data = path.read_bytes()
-    if how == "truncated":
+    if how == "deleted":
+        path.unlink()
+    elif how == "truncated":
         path.write_bytes(data[: len(data) // 2])
-    elif how == "garbage":
-        path.write_bytes(b"\x80\x04not a pickle" + bytes(range(256)) * 4)
+    elif how == "bit-flipped":      # one bit, somewhere past the first quarter of the file
+        data = bytearray(data)
+        position = len(data) // 4 + (seed * 7919) % max(1, 3 * len(data) // 4)
+        data[position] ^= 1 << (seed % 8)
+        path.write_bytes(bytes(data))
     else:   # empty
         path.write_bytes(b"")
 
 
-@pytest.mark.parametrize("how", ["truncated", "garbage", "empty"])
-@pytest.mark.parametrize("what", ["*.nbc", "*.nbi", "stencilc_gen_*.py"])
-def test_a_damaged_cache_entry_falls_back_to_compiling(tmp_path, what, how):
-    """Every file of a cache entry cut short, overwritten or emptied (a full disk, a killed
-    process): the next process still computes the right numbers, and leaves a usable cache."""
+def _entry(cache_dir):
+    from stencilc import cache
+    os.environ["STENCILC_CACHE_DIR"] = str(cache_dir)
+    try:
+        (name,) = {p.stem for p in cache_dir.glob("stencilc_gen_*.py")}
+        return name, [p.relative_to(cache_dir) for p in cache.entry_files(name)], \
+            cache.check_entry(name)
+    finally:
+        del os.environ["STENCILC_CACHE_DIR"]
+
+
+@pytest.mark.parametrize("how", ["deleted", "truncated", "bit-flipped"])
+def test_a_damaged_cache_entry_is_removed_and_compiled_again(tmp_path, how):
+    """Issue 25: each file of a warm entry deleted, cut short, bit-flipped or emptied in turn
+    (a full disk, a killed process, a bad sector). numba loads its files unchecked, and such
+    damage crashed every later process (SIGSEGV); now the entry's manifest is checked before
+    anything of it is loaded: the next process (a child: a crash would not take pytest down)
+    warns, computes the right numbers and leaves a whole entry behind."""
     cache_dir = tmp_path / "cache"
     assert _run(cache_dir)["result"] == _expected_smooth()
-    folder = cache_dir if what.endswith(".py") else cache_dir / "__pycache__"
-    damaged = sorted(folder.glob(what))
-    assert damaged
-    for path in damaged:
-        _damage(path, how)
+    name, files, problem = _entry(cache_dir)
+    assert problem is None and any(f.suffix == ".nbc" for f in files) and \
+        any(f.name.startswith("guf-") for f in files)
+    for seed, relative in enumerate(files):
+        _damage(cache_dir / relative, how, seed)
+        recovered = _run(cache_dir)          # check=True: a crash fails the test here
+        assert recovered["result"] == _expected_smooth(), relative
+        assert "was damaged or incomplete" in recovered["stderr"], relative
+        assert _entry(cache_dir)[2] is None, relative      # sealed again, whole
+
+
+def test_a_compile_killed_before_the_manifest_is_written_is_not_loaded(tmp_path):
+    cache_dir = tmp_path / "cache"
+    _run(cache_dir)
+    name, _, _ = _entry(cache_dir)
+    (cache_dir / f"{name}.manifest").unlink()
     recovered = _run(cache_dir)
     assert recovered["result"] == _expected_smooth()
-    if what == "*.nbc" and how != "empty":    # numba itself rejects the others silently
-        assert "could not be used" in recovered["stderr"]
-    again = _run(cache_dir)
-    assert again["result"] == _expected_smooth()
-    assert "could not be used" not in again["stderr"]      # the entry was rewritten
+    assert "has no manifest" in recovered["stderr"]
+    assert all(misses == 0 for _, misses in _run(cache_dir)["hits"].values())
+
+
+def test_an_entry_numba_cannot_use_is_compiled_in_memory_whatever_it_raises(monkeypatch):
+    """Issue 25 item 5: damage that passes the manifest (or an entry written by another
+    numba) raised TypeError/UnicodeDecodeError as if the kernel were wrong; any failure of the
+    on-disk compile that compiling in memory does not repeat is the cache's."""
+    from stencilc import pipeline
+
+    real = pipeline._compile
+    calls = []
+
+    def failing_on_disk(*args, on_disk):
+        calls.append(on_disk)
+        if on_disk:
+            raise TypeError("argument list must be a tuple (simulated damaged entry)")
+        return real(*args, on_disk=on_disk)
+
+    monkeypatch.setattr(pipeline, "_compile", failing_on_disk)
+    f = stencil_ufunc(load_source("def k(x):\n    return x[-1] - x[1]\n").k)
+    with pytest.warns(RuntimeWarning, match="could not be used.*argument list"):
+        got = f(np.arange(5.0))
+    np.testing.assert_array_equal(got, [0, -2, -2, -2, 0])
+    assert calls == [True, False]
 
 
 def test_a_read_only_cache_folder_is_used_without_writing(tmp_path):
@@ -192,3 +242,57 @@ def test_a_parallel_gufunc_that_cannot_load_from_the_cache_compiles_in_memory(mo
     weights[0, 1], weights[1, 2] = 1, -2
     np.testing.assert_array_equal(result, ndi.correlate(x, weights, mode="wrap"))
     assert attempts == [True, False]
+
+
+READ_ONLY_SCRIPT = r"""
+import os, sys
+import numpy as np
+from numba.core import caching
+
+# What numba finds for a package installed where this user cannot write, with a HOME that
+# does not exist (a container's user nobody): no cache folder beside the package's files, and
+# no user-wide one. (Run as root, the test cannot take the write bit away; this is the
+# effect.) The writable STENCILC_CACHE_DIR stays usable, as it is for that user.
+import stencilc
+package = os.path.dirname(stencilc.__file__)
+def locator(name):     # numba 0.61+ dropped the underscore
+    return getattr(caching, name, None) or getattr(caching, "_" + name)
+
+InTree, UserWide = locator("InTreeCacheLocator"), locator("UserWideCacheLocator")
+in_tree = InTree.from_function.__func__
+
+def read_only_install(cls, py_func, py_file):
+    if os.path.realpath(py_file).startswith(os.path.realpath(package)):
+        return None
+    return in_tree(cls, py_func, py_file)
+
+InTree.from_function = classmethod(read_only_install)
+UserWide.from_function = classmethod(lambda cls, f, p: None)
+
+sys.path.insert(0, sys.argv[1])
+from stencilc import stencil_ufunc
+import nobody_kernel
+for cache in (False, True):
+    f = stencil_ufunc(boundary="nearest", cache=cache)(nobody_kernel.k)
+    print(f(np.arange(6.0)).tolist())
+"""
+
+
+def test_a_read_only_install_with_an_unwritable_home_compiles(tmp_path):
+    """Issue 25 item 4: installed where the user cannot write, with a HOME that does not
+    exist, every kernel failed ("cannot cache function 'nearest_index': no locator
+    available"), even with cache=False. Now cache=False compiles in memory and cache=True
+    uses the writable STENCILC_CACHE_DIR, without a warning."""
+    (tmp_path / "nobody_kernel.py").write_text("def k(x):\n    return x[-1] + x[1]\n")
+    cache_dir = tmp_path / "cache"
+    env = dict(os.environ, HOME="/nonexistent", STENCILC_CACHE_DIR=str(cache_dir),
+               XDG_CACHE_HOME="/nonexistent/.cache")
+    env.pop("NUMBA_CACHE_DIR", None)
+    done = subprocess.run([sys.executable, "-c", READ_ONLY_SCRIPT, str(tmp_path)], env=env,
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr
+    padded = np.pad(np.arange(6.0), 1, mode="edge")
+    expected = (padded[:-2] + padded[2:]).tolist()
+    assert [json.loads(line) for line in done.stdout.splitlines()] == [expected, expected]
+    assert any(cache_dir.glob("stencilc_gen_*.manifest"))

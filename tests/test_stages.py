@@ -122,6 +122,10 @@ def test_a_target_that_cannot_run_here_says_so_at_the_call():
     assert f.target == "cuda"
     with pytest.raises(RuntimeError, match="no CUDA GPU here to run a target='cuda' kernel"):
         f(np.ones(4))
+    for stepping in (f.iterate, lambda x, steps: list(f.trajectory(x, steps=steps, every=1))):
+        # issue 21 bug 3: iterate raised numba's raw CudaSupportError ("Error at driver init")
+        with pytest.raises(RuntimeError, match="no CUDA GPU here to run a target='cuda' kernel"):
+            stepping(np.ones(4), steps=3)
 
 
 @dataclass

@@ -27,7 +27,7 @@ import numpy as np
 from numba.core import errors as numba_errors
 from numba.np.numpy_support import as_dtype
 
-from ..cache import compile_lock
+from ..cache import compile_lock, seal_entry, validate_entry
 from ..codegen.common import GeneratedModule
 from ..codegen.cpu import CpuOptions, generate_cpu
 from ..dtypes import DTypes, names
@@ -155,8 +155,13 @@ def _locked_guvectorize(module, generated: GeneratedModule, ir: StencilIR, arg_d
     """:func:`_guvectorize` under the module's cache lock, as the pipeline compiles: a gufunc
     built later, on first use, must not race another process writing the same cache entry
     (numba issue #10128: mismatched files, then a segfault on loading them)."""
-    with compile_lock(module.__name__) if cache else contextlib.nullcontext():
+    if not cache:
         return _guvectorize(module, generated, ir, arg_dtypes, out_dtypes, cache, target)
+    with compile_lock(module.__name__):
+        validate_entry(module.__name__, f"{ir.name!r} {names(arg_dtypes)} ({target})")
+        built = _guvectorize(module, generated, ir, arg_dtypes, out_dtypes, cache, target)
+        seal_entry(module.__name__)
+        return built
 
 
 class _ParallelKernel:

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..cache import compile_lock, seal_entry
 from ..codegen.common import GeneratedModule
 from ..dtypes import DTypes
 from ..ir import Role, StencilIR
@@ -26,6 +27,9 @@ from .cpu import CpuTarget
 
 #: the architecture PTX is compiled for when no GPU is present (Ampere; PTX runs on newer)
 DEFAULT_CC = (8, 0)
+
+#: cache entries sealed after their kernel's first launch in this process
+_SEALED: set[str] = set()
 
 
 def is_device_array(value: Any) -> bool:
@@ -72,7 +76,8 @@ class CudaTarget:
                 options, arg_dtypes: DTypes, out_dtypes: DTypes, cache: bool) -> "CudaKernel":
         # numba-cuda compiles the kernel for the argument types at its first launch
         return CudaKernel(getattr(module, generated.kernels["cuda"]), ir, tuple(arg_dtypes),
-                          tuple(out_dtypes), generated.fill_inputs)
+                          tuple(out_dtypes), generated.fill_inputs,
+                          module.__name__ if cache else None)
 
     def run(self, kernel: "CudaKernel", arrays: Sequence[Any], out: tuple | None) -> Any:
         return kernel(arrays, out)
@@ -83,6 +88,7 @@ class CudaTarget:
         inputs) or stay (device inputs) at the end."""
         from numba import cuda
 
+        kernel.require_gpu()
         count, nstate = len(kernel.ir.arguments), stepping.nstate
         args, fills = list(arrays[:count]), list(arrays[count:])
         on_device = any(is_device_array(a) for a in args)
@@ -138,14 +144,32 @@ class CudaKernel:
         ptx, _ = cuda.compile_ptx(self.dispatcher.py_func, tuple(self.numba_types()), cc=cc)
         return ptx
 
+    cache_name: str | None = None   # the generated module's cache entry, if it has one
+
+    def require_gpu(self) -> None:
+        """stencilc's one-line error where no GPU (or simulator) can run the kernel, before
+        numba-cuda's driver errors."""
+        if not CudaTarget().available():
+            raise RuntimeError(f"{self.ir.name}: no CUDA GPU here to run a target='cuda' kernel "
+                               "(it compiles and f.inspect_asm() shows its PTX; "
+                               "NUMBA_ENABLE_CUDASIM=1 runs it in numba-cuda's simulator)")
+
+    def launch(self, grid, block, args: tuple) -> None:
+        """Launch the kernel. numba-cuda compiles it at its first launch and writes the cache
+        entry's files then: the first launch holds the entry's lock and seals it after."""
+        if self.cache_name is None or self.cache_name in _SEALED:
+            self.dispatcher[grid, block](*args)
+            return
+        with compile_lock(self.cache_name):
+            self.dispatcher[grid, block](*args)
+            seal_entry(self.cache_name)
+        _SEALED.add(self.cache_name)
+
     def __call__(self, arrays: Sequence[Any], out: tuple | None) -> Any:
         from numba import cuda
 
         ir = self.ir
-        if not CudaTarget().available():
-            raise RuntimeError(f"{ir.name}: no CUDA GPU here to run a target='cuda' kernel (it "
-                               "compiles and f.inspect_asm() shows its PTX; NUMBA_ENABLE_CUDASIM=1 "
-                               "runs it in numba-cuda's simulator)")
+        self.require_gpu()
         count = len(ir.arguments)
         args, fills = list(arrays[:count]), list(arrays[count:])
         device = any(is_device_array(a) for a in args) or \
@@ -168,7 +192,7 @@ class CudaKernel:
             from ..codegen.cuda import launch_shape
 
             grid, block = launch_shape(ir.ndim, batch, core_shape)
-            self.dispatcher[grid, block](*inputs, *fills, *results)
+            self.launch(grid, block, (*inputs, *fills, *results))
         full = loop_shape + core_shape
         finished = []
         for k, result in enumerate(results):
