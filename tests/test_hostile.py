@@ -172,3 +172,21 @@ def test_unsupported_dtypes_list_the_supported_ones(target, bad):
     with pytest.raises(TypeError, match="supported dtypes: bool, int8"):
         kernel_for(target)(bad)
     np.testing.assert_array_equal(bad, before)
+
+
+NP_PAD = {"nearest": "edge", "reflect": "symmetric", "mirror": "reflect", "wrap": "wrap",
+          "constant": "constant"}
+
+
+@pytest.mark.parametrize("mode", list(NP_PAD))
+def test_far_taps_read_through_the_boundary_rule(target, mode):
+    """Issue 25 item 2: taps far outside a small array (a box of 3001 x 2001 cells around
+    4 x 5 points) read what np.pad puts there, and cost memory in the taps, not the box."""
+    from conftest import load_source
+    kernel = load_source("def far(x):\n    return x[0, 0] + 2 * x[3000, 0] - x[7, -2000]\n").far
+    f = stencil_ufunc(boundary=mode, cval=-3, target=target)(kernel)
+    x = np.random.default_rng(3).normal(size=(4, 5))
+    extra = {"constant_values": -3} if mode == "constant" else {}
+    p = np.pad(x, ((0, 3000), (2000, 0)), mode=NP_PAD[mode], **extra)
+    expected = x + 2 * p[3000:3004, 2000:] - p[7:11, :5]
+    np.testing.assert_array_equal(f(x), expected)

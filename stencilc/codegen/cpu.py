@@ -78,15 +78,16 @@ def generate_cpu(ir: StencilIR, options: CpuOptions, arg_dtypes: tuple[np.dtype,
     flags = f"fastmath={options.fastmath}, error_model='numpy'"
     jit = f"@{P}numba.njit(cache={P}CACHE, {flags})"
     inline = f"@{P}numba.njit(inline='always', {flags})"
-    emit_point_functions(out, ir, spec, dtypes, UnsignedIndex(), jit, jit, with_border=False)
+    direct = reads_directly(box)
+    emit_point_functions(out, ir, spec, dtypes, UnsignedIndex(), jit, jit, with_border=direct)
     out.add(f"{P}point_inline = {inline[1:]}({P}point.py_func)")
 
-    patches = _Patches.of(ir, spec, box)
+    patches = _Patches({}, box.extents) if direct else _Patches.of(ir, spec, box)
     for array, cells in patches.cells.items():
         _patch_function(out, inline, array, cells, dtypes[array], spec, box)
     nest = _Nest(ir, [a.name for a in ir.arguments] + fill_params(ir, spec),
                  [f"{P}out{k}" for k in range(ir.nout)], patches)
-    _edge_function(out, inline, ir, spec, box, nest)
+    _edge_function(out, inline, ir, spec, box, nest, direct)
     _interior_function(out, jit, ir, box, nest)
     _loop_nest(out, ir, box, nest)
     return GeneratedModule(out.source, f"{P}point", {"serial": ir.name}, out.line_map,
@@ -124,6 +125,16 @@ class _Box:
 
 Cells = tuple[tuple[int, ...], ...]
 
+#: the most cells a border patch may hold (128 KiB of float64). A neighbourhood whose box is
+#: larger (a far tap: ``x[0, 0] + x[1000, 0]``) computes border points through ``_sc_border``
+#: instead, every read through its boundary rule: memory in the taps read, not in the box.
+PATCH_CELLS = 1 << 14
+
+
+def reads_directly(box: "_Box") -> bool:
+    """Whether border points read through the rules one read at a time (no patch)."""
+    return math.prod(box.extents) > PATCH_CELLS
+
 
 @dataclass(frozen=True)
 class _Patches:
@@ -154,16 +165,18 @@ class _Patches:
 def _cells_read(ir: StencilIR, array: str, box: _Box) -> Cells:
     """The patch cells of ``array`` the kernel reads, in order; all of them where a read's
     offset is known only at run time (or a window reads a block)."""
-    everything = tuple(itertools.product(*(range(e) for e in box.extents)))
+    def everything() -> Cells:
+        return tuple(itertools.product(*(range(e) for e in box.extents)))
+
     found: set[tuple[int, ...]] = set()
     for node in (n for stmt in ir.body for n in ast.walk(stmt)):
         if isinstance(node, RelativeWindow) and node.array == array:
-            return everything
+            return everything()
         if isinstance(node, RelativeRead) and node.array == array:
             offsets = [int_value(o) if c is None else None
                        for o, c in zip(node.offsets, node.checked)]
             if any(o is None for o in offsets):
-                return everything
+                return everything()
             found.add(tuple(o + low for o, low in zip(offsets, box.lows)))
     return tuple(sorted(found))
 
@@ -243,7 +256,7 @@ def _patch_function(out: Writer, decorator: str, array: str, cells: Cells, dtype
 
 
 def _edge_function(out: Writer, decorator: str, ir: StencilIR, spec: BoundarySpec, box: _Box,
-                   nest: _Nest) -> None:
+                   nest: _Nest, direct: bool) -> None:
     """``_sc_edge``: the border points in one box ``[b0, e0) x [b1, e1) ...``, each through
     ``_sc_point`` on patches of the relative arguments (or the fill values). Inlined where it
     is called: a call per row's border costs as much as the row's interior in small images
@@ -255,7 +268,10 @@ def _edge_function(out: Writer, decorator: str, ir: StencilIR, spec: BoundarySpe
     out.add(decorator)
     out.add(f"def {P}edge({', '.join(bounds)}, {nest.passed}):")
     computed = [f"{P}patch_{a}({P}p_{a}, {a}, {index}, {nest.shapes})" for a in nest.patches.cells]
-    if spec.computes_border:
+    if spec.computes_border and direct:
+        args = ", ".join(a.name for a in ir.arguments)
+        computed = store_point(ir, f"{P}border({index}, {nest.shapes}, {args})")
+    elif spec.computes_border:
         args = [f"{P}p_{a.name}" if a.name in nest.patches.cells else a.name
                 for a in ir.arguments]
         centers = ", ".join(_unliteral(low) for low in box.lows)

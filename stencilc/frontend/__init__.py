@@ -13,6 +13,7 @@ from typing import Callable, Sequence
 from ..ir import Argument, Interval, StencilIR
 from .checks import argument_names, assignment_counts, check_syntax, output_count
 from .constants import local_constants
+from .deep import split_deep_expressions
 from .layout import kernel_layout
 from .names import resolve_names
 from .offsets import check_neighborhood, infer_neighborhood, rewrite_accesses
@@ -26,11 +27,20 @@ def parse_kernel(func: Callable, *, signature: str | None = None,
                  neighborhood: Sequence[Interval] | None = None,
                  standard_indexing: Sequence[str] = ()) -> StencilIR:
     """Understand ``func`` as a stencil kernel (docs/design.md 1.3) and return its IR."""
-    standard_indexing = tuple(standard_indexing)
     kernel = read_kernel(func)                                          # 1. source
+    try:
+        return _parse(kernel, signature, neighborhood, tuple(standard_indexing))
+    except RecursionError:   # nesting that splitting cannot flatten (a 500-deep index)
+        raise kernel.error(kernel.fdef, "the kernel nests expressions too deeply to compile",
+                           hint="split the deepest expression into statements (t = ...)") \
+            from None
+
+
+def _parse(kernel, signature, neighborhood, standard_indexing) -> StencilIR:
     arg_names = argument_names(kernel, standard_indexing)               # 2. statement checks
     body = kernel.body
     check_syntax(kernel, body)
+    body = split_deep_expressions(kernel, body)                         # 2b. deep expressions
     assigned = assignment_counts(kernel, body, arg_names)
     roles = argument_roles(kernel, body, arg_names, standard_indexing)  # 3. argument roles
     nout = output_count(kernel, body)

@@ -57,6 +57,63 @@ def check_syntax(kernel: Kernel, body: list[ast.stmt]) -> None:
     for stmt in body:
         for node in ast.walk(stmt):
             _check_node(kernel, node)
+    check_integer_constants(kernel, body)
+
+
+#: what numba's integer types hold: int64 below, uint64 above
+INTEGER_RANGE = (-2**63, 2**64 - 1)
+
+
+def check_integer_constants(kernel: Kernel, body: list[ast.stmt]) -> None:
+    """Every integer the kernel writes or computes from literals (``10**20``, ``2**64 - 1``)
+    fits an integer dtype: numba refuses some (``10**20``) and silently wraps others modulo
+    2**64 (``10**400`` added 0), so both are one located error here."""
+    for stmt in body:
+        values: dict[int, int] = {}
+        order = list(ast.walk(stmt))
+        for node in reversed(order):          # children before parents, no recursion
+            value = _integer_value(node, values)
+            if value is None:
+                continue
+            if not INTEGER_RANGE[0] <= value <= INTEGER_RANGE[1]:
+                shown = ast.unparse(node) if len(ast.unparse(node)) < 60 else "this integer"
+                raise kernel.error(node, f"{shown} does not fit any integer dtype (int64 "
+                                   "holds -2**63 .. 2**63 - 1, uint64 up to 2**64 - 1)",
+                                   hint="write a float (1e20) if a float is meant")
+            values[id(node)] = value
+
+
+def _integer_value(node: ast.AST, values: dict[int, int]) -> int | None:
+    """The integer ``node`` computes from integer literals alone (its children's values are
+    in ``values``); a power too large to compute counts as out of range."""
+    if isinstance(node, ast.Constant):
+        return node.value if type(node.value) is int else None
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Invert)):
+        operand = values.get(id(node.operand))
+        if operand is None:
+            return None
+        return {ast.USub: -operand, ast.UAdd: operand}.get(type(node.op), ~operand)
+    if isinstance(node, ast.BinOp):
+        a, b = values.get(id(node.left)), values.get(id(node.right))
+        if a is None or b is None:
+            return None
+        if isinstance(node.op, ast.Pow):
+            if b < 0:
+                return None                   # a float
+            if abs(a) > 1 and a.bit_length() * b > 256:
+                return INTEGER_RANGE[1] + 1   # past every dtype, without computing it
+        operation = {ast.Add: int.__add__, ast.Sub: int.__sub__, ast.Mult: int.__mul__,
+                     ast.FloorDiv: int.__floordiv__, ast.Mod: int.__mod__,
+                     ast.Pow: int.__pow__, ast.LShift: int.__lshift__,
+                     ast.RShift: int.__rshift__, ast.BitAnd: int.__and__,
+                     ast.BitOr: int.__or__, ast.BitXor: int.__xor__}.get(type(node.op))
+        if operation is None or (isinstance(node.op, ast.LShift) and b > 256):
+            return None if operation is None else INTEGER_RANGE[1] + 1
+        try:
+            return operation(a, b)
+        except (ArithmeticError, ValueError):
+            return None
+    return None
 
 
 def _check_node(kernel: Kernel, node: ast.AST) -> None:

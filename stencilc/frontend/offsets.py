@@ -18,6 +18,13 @@ from ..ir import UNKNOWN, Interval, RelativeRead, RelativeWindow, Role
 from .source import Kernel
 
 
+#: the farthest offset a relative access may reach along an axis. Border code costs memory in
+#: the taps a kernel reads, not in its box, so far taps work (``x[10**6, 0]``); past this bound
+#: the index arithmetic of the generated code (int64, with the array's length) could
+#: overflow, and no neighbourhood is that wide, so such an offset is a located error.
+MAX_OFFSET = 2**31 - 1
+
+
 @dataclass(frozen=True)
 class Access:
     """One relative access: its IR node, its source node, the offsets it spans per axis."""
@@ -64,6 +71,9 @@ def check_neighborhood(given: Sequence, ndim: int) -> tuple[Interval, ...]:
         raise ValueError(f"neighborhood has {len(pairs)} axes but the kernel indexes {ndim}")
     if any(lo > hi for lo, hi in pairs):
         raise ValueError(f"neighborhood {pairs} has an axis with lo > hi")
+    if any(max(abs(lo), abs(hi)) > MAX_OFFSET for lo, hi in pairs):
+        raise ValueError(f"neighborhood {pairs} reaches past the largest offset stencilc "
+                         f"supports (±{MAX_OFFSET})")
     return pairs
 
 
@@ -151,6 +161,7 @@ class _Rewriter:
                 interval = tuple(self.given[axis])
                 offsets.append(self.rewrite(item, ranges))
                 checked.append(interval)
+            self.check_reach(item, interval)
             intervals.append(interval)
         read = RelativeRead(name, offsets, tuple(checked), **location)
         self.accesses.append(Access(read, node, tuple(intervals)))
@@ -168,7 +179,16 @@ class _Rewriter:
                 raise self.kernel.error(node, "window bounds must be integer constants")
         if lo >= hi:
             raise self.kernel.error(item, f"window {lo}:{hi} is empty")
+        self.check_reach(item, (int(lo), int(hi) - 1))
         return int(lo), int(hi)
+
+    def check_reach(self, node: ast.AST, interval: Interval) -> None:
+        if max(abs(interval[0]), abs(interval[1])) > MAX_OFFSET:
+            raise self.kernel.error(
+                node, f"offset {ast.unparse(node)} reaches {interval[0]}..{interval[1]}, past "
+                f"the largest offset stencilc supports (±{MAX_OFFSET})",
+                hint="a stencil reads a neighbourhood; for a fixed element, pass the array "
+                     "with standard_indexing=")
 
     def interval(self, node: ast.expr, ranges: dict[str, Interval]) -> Interval | None:
         """Bounds of an integer offset expression over the enclosing range() loops."""

@@ -25,6 +25,8 @@ class KernelSource:
         line = getattr(node, "lineno", 1)
         col = getattr(node, "col_offset", 0)
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else None
+        if text is not None:   # ast counts UTF-8 bytes; a column counts characters
+            col = len(text[self.indent:].encode()[:col].decode("utf-8", errors="ignore"))
         return dict(filename=self.filename, lineno=line + self.firstlineno - 1,
                     offset=col + self.indent + 1, text=text)
 
