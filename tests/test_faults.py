@@ -131,3 +131,53 @@ def test_error_columns_count_characters_not_bytes():
     with pytest.raises(StencilSyntaxError) as info:
         stencil_ufunc(module.k)
     assert info.value.text[info.value.offset - 1:].startswith("'ü'")
+
+
+HEAT = "def heat(u):\n    return u[0, 0] + 0.1 * (u[-1, 0] + u[1, 0] + u[0, -1] + u[0, 1] - 4 * u[0, 0])\n"
+
+
+def test_the_dask_iterate_graph_is_built_in_time_linear_in_the_rounds(monkeypatch):
+    """Issue 25 item 12: every Dask operation copied the layers of the whole graph so far,
+    so building 10 000 steps took 186 s. Counted, not timed: the layers copied into new
+    HighLevelGraphs grow linearly with the steps."""
+    import dask.array as da
+    from dask.highlevelgraph import HighLevelGraph
+
+    f = stencil_ufunc(boundary="nearest")(load_source(HEAT).heat)
+    x = da.zeros((64, 64), chunks=32)
+    copied = []
+    real = HighLevelGraph.__init__
+
+    def counting(self, layers, *args, **kwargs):
+        copied[-1] += len(layers)
+        real(self, layers, *args, **kwargs)
+
+    monkeypatch.setattr(HighLevelGraph, "__init__", counting)
+    for steps in (400, 1600):
+        copied.append(0)
+        f.iterate(x, steps=steps)
+    assert copied[1] < 5 * copied[0], copied     # quadratic growth gives 16x
+
+
+def test_dask_iterate_equals_the_loop_across_many_rounds():
+    import dask.array as da
+    f = stencil_ufunc(boundary="nearest")(load_source(HEAT).heat)
+    x = np.random.default_rng(12).normal(size=(40, 50))
+    loop = x
+    for _ in range(53):
+        loop = f(loop)
+    got = f.iterate(da.from_array(x, chunks=(13, 17)), steps=53)
+    np.testing.assert_array_equal(got.compute(), loop)
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (4, 0), (2, 0, 3)])
+def test_dask_iterate_on_an_empty_state_is_the_empty_state(shape):
+    """Issue 25 item 13: Dask iterate on a zero-size state failed inside Dask."""
+    import dask.array as da
+    f = stencil_ufunc(boundary="wrap")(load_source(HEAT).heat)
+    x = np.zeros(shape)
+    expected = f.iterate(x, steps=3)
+    got = f.iterate(da.from_array(x, chunks=2), steps=3)
+    assert isinstance(got, da.Array)
+    np.testing.assert_array_equal(got.compute(), expected)
+    assert got.shape == expected.shape == shape

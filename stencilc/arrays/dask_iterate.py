@@ -40,7 +40,7 @@ def iterate(f: "StencilUFunc", args: Sequence[Any], steps: int, block_steps: int
     ir, d = f.ir, f.ir.ndim
     arrays = align_loop_chunks(arrays, [a.ndim for a in ir.arguments])
     state = arrays[:f.nout]
-    if steps == 0:
+    if steps == 0 or 0 in state[0].shape:   # nothing to step: an empty state stays empty
         return tuple(state) if f.nout > 1 else state[0]
     shape, chunks = state[0].shape, state[0].chunks
     pieces, dims = [], []
@@ -73,14 +73,50 @@ def iterate(f: "StencilUFunc", args: Sequence[Any], steps: int, block_steps: int
         pieces = [p.rechunk(wanted) if role is Role.RELATIVE else p
                   for p, role in zip(pieces, (a.role for a in ir.arguments))]
     rounds = -(-steps // per_round)
+    graph = _Graph()
+    pieces[:f.nout] = [graph.detach(p) for p in pieces[:f.nout]]
     for r in range(rounds):
         k = steps * (r + 1) // rounds - steps * r // rounds
         depth = {len(shape) - d + a: (k * w if s else 0)
                  for a, (w, s) in enumerate(zip(widest, split))}
         results = _round(f, pieces, dims, modes, depth, k, block_steps, spec.out_dtypes)
-        pieces[:f.nout] = results
-    final = tuple(pieces[:f.nout])
+        pieces[:f.nout] = [graph.detach(r) for r in results]
+    final = tuple(graph.attach(p) for p in pieces[:f.nout])
     return final if f.nout > 1 else final[0]
+
+
+class _Graph:
+    """The graph of every round, gathered layer by layer.
+
+    Each Dask operation copies the layers of its inputs' graph into a new HighLevelGraph, so
+    chaining rounds on one array costs time quadratic in the rounds (10 000 steps took 186 s
+    to build). Instead each round starts from a stand-in for the last state, an array with the
+    state's name and chunks but an empty graph: it builds its own few layers only, which are
+    moved here; :meth:`attach` puts the final state on one graph of all of them."""
+
+    def __init__(self):
+        self.layers: dict = {}
+        self.dependencies: dict = {}
+
+    def detach(self, array):
+        """``array``'s layers kept here; a stand-in for it with an empty graph."""
+        import dask.array as da
+        from dask.highlevelgraph import HighLevelGraph
+
+        graph = array.__dask_graph__()
+        if not isinstance(graph, HighLevelGraph):
+            graph = HighLevelGraph.from_collections(array.name, dict(graph), ())
+        self.layers.update(graph.layers)
+        self.dependencies.update(graph.dependencies)
+        return da.Array(HighLevelGraph({}, {}), array.name, array.chunks, meta=array._meta)
+
+    def attach(self, stand_in):
+        """The array ``stand_in`` stands for, on the graph of every layer gathered."""
+        import dask.array as da
+        from dask.highlevelgraph import HighLevelGraph
+
+        graph = HighLevelGraph(dict(self.layers), dict(self.dependencies))
+        return da.Array(graph, stand_in.name, stand_in.chunks, meta=stand_in._meta)
 
 
 def _round(f: "StencilUFunc", pieces, dims, modes, depth: dict[int, int], k: int,
