@@ -181,3 +181,49 @@ def test_dask_iterate_on_an_empty_state_is_the_empty_state(shape):
     assert isinstance(got, da.Array)
     np.testing.assert_array_equal(got.compute(), expected)
     assert got.shape == expected.shape == shape
+
+
+INTERRUPTED = """
+import os, signal, sys, threading, time
+import numpy as np
+sys.path.insert(0, {tests!r})
+from conftest import load_source
+from stencilc import stencil_ufunc
+f = stencil_ufunc(boundary="nearest", target={target!r})(load_source({heat!r}).heat)
+x = np.random.default_rng(1).normal(size=(1024, 1024)).astype(np.float32)
+before = x.copy()
+f.iterate(x[:8, :8], steps=2)                      # compiled before the clock starts
+threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+start = time.perf_counter()
+try:
+    f.iterate(x, steps=10**6)
+except KeyboardInterrupt:
+    print("interrupted", time.perf_counter() - start - 1.0, np.array_equal(x, before))
+"""
+
+
+@pytest.mark.parametrize("target", ["cpu", "parallel"])
+def test_ctrl_c_stops_a_long_iterate_with_the_input_untouched(target):
+    """Issue 25 item 11: Ctrl-C (SIGINT) during ``iterate`` on NumPy ends it with
+    KeyboardInterrupt within a round's tile, the state as it was."""
+    import os
+    script = INTERRUPTED.format(tests=os.path.dirname(__file__), target=target, heat=HEAT)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    words = done.stdout.split()
+    assert words[:1] == ["interrupted"], done.stdout + done.stderr[-2000:]
+    assert float(words[1]) < 5 and words[2] == "True"
+
+
+@pytest.mark.parametrize("kind", ["numpy", "dask"])
+def test_masked_arrays_are_refused_not_silently_unmasked(kind):
+    """Issue 25 item 9: a masked 1e6 leaked into its neighbours' results."""
+    import dask.array as da
+    f = stencil_ufunc(boundary="nearest")(load_source(HEAT).heat)
+    x = np.ma.masked_array(np.ones((6, 6)), mask=np.zeros((6, 6), bool))
+    x[2, 2] = np.ma.masked
+    x.data[2, 2] = 1e6
+    arg = x if kind == "numpy" else da.from_array(x, chunks=3)
+    for run in (lambda: f(arg), lambda: f.iterate(arg, steps=2)):
+        with pytest.raises(TypeError, match="argument 'u' is a masked array.*filled"):
+            run()

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
+import numpy as np
+
 from ..dtypes import native_dtype
 from ..ir import Role
 
@@ -15,6 +17,18 @@ def what(f: "StencilUFunc", position: int) -> str:
     if position < f.nin:
         return f"argument {f.ir.arguments[position].name!r}"
     return f"out[{position - f.nin}]"
+
+
+def refuse_masked(f: "StencilUFunc", args) -> None:
+    """A masked array (NumPy's, or a Dask array of them) is a TypeError: a kernel reads the
+    data under the mask too, so a masked 1e6 would leak into its neighbours' results."""
+    for k, a in enumerate(args):
+        if isinstance(a, np.ma.MaskedArray) or isinstance(getattr(a, "_meta", None),
+                                                         np.ma.MaskedArray):
+            raise TypeError(
+                f"{f.__name__}: {what(f, k)} is a masked array; stencil kernels read every "
+                "element, masked or not. Fill the masked values first (a.filled(value)), or "
+                "compute on a.data and the mask (a.mask) separately")
 
 
 def to_native(f: "StencilUFunc", array: Any, position: int) -> Any:

@@ -24,7 +24,7 @@ import numpy as np
 from ..boundary import INDEX_RULES, cast_cval, per_axis
 from ..ir import Role
 from . import PositionalAdapter
-from .checks import check_core_ndims, to_native
+from .checks import check_core_ndims, refuse_masked, to_native
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..ufunc import StencilUFunc
@@ -58,6 +58,7 @@ def call(f: "StencilUFunc", args: tuple, out) -> Any:
     if out is not None:
         raise TypeError(f"{f.__name__}: out= is not supported with Dask arrays; "
                         "store the lazy result with da.store or .compute()")
+    refuse_masked(f, args)
     arrays = [to_native(f, da.asarray(a), k) for k, a in enumerate(args)]
     check_core_ndims(f, arrays)
     spec = f.compile(*(a.dtype for a in arrays))      # on the client: dtypes, early errors

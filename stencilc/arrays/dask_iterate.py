@@ -17,7 +17,7 @@ import numpy as np
 from ..boundary import per_axis
 from ..ir import Role
 from ..stepping import Reach, advance, check_state
-from .checks import check_core_ndims, to_native
+from .checks import check_core_ndims, refuse_masked, to_native
 from .dask import align_loop_chunks, beside_core, block_arguments, meta_like
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,6 +33,7 @@ def iterate(f: "StencilUFunc", args: Sequence[Any], steps: int, block_steps: int
     import dask.array as da
     from dask.array.overlap import ensure_minimum_chunksize
 
+    refuse_masked(f, args)
     arrays = [to_native(f, da.asarray(a), k) for k, a in enumerate(args)]
     check_core_ndims(f, arrays)
     spec = f.compile(*(a.dtype for a in arrays))       # on the client: dtypes, early errors

@@ -8,7 +8,7 @@ import numpy as np
 from ..dtypes import native_dtype
 from ..stepping import advance
 from . import PositionalAdapter
-from .checks import check_core_ndims, check_out_casting, to_native
+from .checks import check_core_ndims, check_out_casting, refuse_masked, to_native
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..ufunc import StencilUFunc
@@ -50,6 +50,7 @@ class NumpyAdapter(PositionalAdapter):
 
 def _prepared(f: "StencilUFunc", args: Sequence[Any]) -> list[np.ndarray]:
     """The arguments as native-order arrays with C-contiguous core blocks, checked."""
+    refuse_masked(f, args)
     arrays = [to_native(f, np.asarray(a), k) for k, a in enumerate(args)]
     check_core_ndims(f, arrays)
     return [a if core_contiguous(a, arg.ndim) else np.ascontiguousarray(a)
