@@ -62,8 +62,10 @@ def list_files(files: str | os.PathLike | Sequence[str | os.PathLike]) -> list[s
     :func:`imread`'s order; ``FileNotFoundError`` if there are none."""
     if isinstance(files, (str, os.PathLike)):
         pattern = os.fspath(files)
-        if os.path.isdir(pattern):
-            pattern = os.path.join(pattern, "*")
+        if os.path.isdir(pattern):     # a folder's name is literal: frames[1] is no pattern
+            pattern = os.path.join(globbing.escape(pattern), "*")
+        elif os.path.isfile(pattern):
+            return [pattern]
         paths = [p for p in globbing.glob(pattern) if os.path.isfile(p)]
         if not paths:
             raise FileNotFoundError(f"no image files match {os.fspath(files)!r}")
@@ -231,7 +233,7 @@ def _write_block(block: np.ndarray, path: str, kind: str, channel_axis: int | No
 
 def _output_paths(target: str, count: int, names: Sequence[str] | None, dtype: np.dtype,
                   image_shape: tuple[int, ...]) -> list[str]:
-    if "{" in os.path.basename(target):
+    if is_name_pattern(target):
         return [os.path.join(os.path.dirname(target), os.path.basename(target).format(k, index=k))
                 for k in range(count)]
     if names is not None:
@@ -241,6 +243,22 @@ def _output_paths(target: str, count: int, names: Sequence[str] | None, dtype: n
     width = max(4, len(str(count - 1)))
     extension = default_extension(dtype, image_shape)
     return [os.path.join(target, f"{k:0{width}d}{extension}") for k in range(count)]
+
+
+def is_name_pattern(target: str) -> bool:
+    """Whether ``target`` names files by a pattern (``out/frame_{:04d}.tif``): its last part
+    has replacement fields, each ``{}``, ``{0}`` or ``{index}`` with any format spec, and it is
+    not an existing folder. Any other braces are part of a folder's name (``out_{date}``)."""
+    import string
+    base = os.path.basename(target)
+    if "{" not in base or os.path.isdir(target):
+        return False
+    try:
+        fields = [field for _, field, _, _ in string.Formatter().parse(base)
+                  if field is not None]
+    except ValueError:         # unbalanced braces: a name
+        return False
+    return bool(fields) and all(field in ("", "0", "index") for field in fields)
 
 
 def _inputs_of(array: Any) -> set[str]:
@@ -312,22 +330,81 @@ def imsave(array: Any, target: str | os.PathLike, *, names: Sequence[str] | None
                               "overwrite=True (--overwrite) to replace them")
     for directory in sorted({os.path.dirname(os.path.abspath(p)) for p in paths}):
         _check_directory(directory)
+    folders = [p for p in paths if os.path.isdir(p)]
+    if folders:
+        raise IsADirectoryError(f"imsave: {folders[0]!r} is a folder, where an image would be "
+                                "written; choose other names or move the folder")
+    _remove_stale_partials(paths)
     token = uuid.uuid4().hex[:12]
-    temporary = [os.path.join(os.path.dirname(p), f".{Path(p).stem}.{token}.partial"
-                              f"{Path(p).suffix}") for p in paths]
+    temporary = [_hidden(p, token, "partial") for p in paths]
     blocks = array.rechunk((1,) + tuple(-1 for _ in image_shape)).to_delayed().ravel()
     writes = [dask.delayed(_write_block)(block, tmp, kind, channel_axis)
               for block, tmp, kind in zip(blocks, temporary, kinds)]
     try:
         _compute(writes, progress)
-        for tmp, path in zip(temporary, paths):
-            os.replace(tmp, path)
+        _commit(temporary, paths, token)
     except BaseException:
         for tmp in temporary:
             if os.path.exists(tmp):
                 os.remove(tmp)
         raise
     return paths
+
+
+def _hidden(path: str, token: str, what: str) -> str:
+    """The hidden name beside ``path`` that one run of imsave uses for it while writing
+    (``.frame.<token>.partial.png``) or while replacing it (``.replaced``)."""
+    return os.path.join(os.path.dirname(path),
+                        f".{Path(path).stem}.{token}.{what}{Path(path).suffix}")
+
+
+def _remove_stale_partials(paths: Sequence[str]) -> None:
+    """Temporary files an earlier run left for these outputs (it was killed: kill -9, a power
+    cut) are removed; nothing else is touched."""
+    for path in paths:
+        stem, suffix = Path(path).stem, Path(path).suffix
+        pattern = re.compile(re.escape(f".{stem}.") + r"[0-9a-f]{12}\.partial" +
+                             re.escape(suffix) + "$")
+        folder = os.path.dirname(path) or "."
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            if pattern.match(name):
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(folder, name))
+
+
+def _commit(temporary: Sequence[str], paths: Sequence[str], token: str) -> None:
+    """Every written file renamed into place, or none: a file being replaced is first moved
+    aside, and put back if any later rename fails or is interrupted (Ctrl-C); the replaced
+    files are deleted only once every new one is in place."""
+    moved: list[tuple[str, str | None]] = []     # (path, where its old file went)
+    try:
+        for tmp, path in zip(temporary, paths):
+            aside = None
+            if os.path.lexists(path):
+                aside = _hidden(path, token, "replaced")
+                os.replace(path, aside)
+            moved.append((path, aside))
+            try:
+                os.replace(tmp, path)
+            except OSError as error:
+                raise OSError(error.errno, f"imsave: cannot write {path!r}: "
+                              f"{error.strerror or error}") from error
+    except BaseException:
+        for path, aside in reversed(moved):
+            with contextlib.suppress(OSError):
+                if aside is None:
+                    os.remove(path)
+                else:
+                    os.replace(aside, path)
+        raise
+    for _, aside in moved:
+        if aside is not None:
+            with contextlib.suppress(OSError):
+                os.remove(aside)
 
 
 def _compute(tasks: list, progress: bool) -> None:

@@ -178,3 +178,77 @@ def test_lossy_formats_are_refused(tmp_path):
 def test_progress_bar(tmp_path, capsys):
     imsave(np.zeros((2, 4, 4), np.uint8), tmp_path)
     assert "100% Completed" in capsys.readouterr().out
+
+
+def _old_and_new(tmp_path):
+    out = tmp_path / "out"
+    old = np.zeros((3, 4, 5), np.uint8)
+    imsave(old, out, progress=False)
+    return out, old, np.full((3, 4, 5), 7, np.uint8)
+
+
+def _read_all(out):
+    return [iio.imread(out / name) for name in sorted(os.listdir(out))
+            if name.endswith(".png") and (out / name).is_file()]
+
+
+def test_overwrite_checks_every_target_before_replacing_any(tmp_path):
+    """Issue 25 item 6: a folder in the way of the third output was found only after the
+    first two were replaced, and the error named a hidden temporary file."""
+    out, old, new = _old_and_new(tmp_path)
+    os.remove(out / "0002.png")
+    os.mkdir(out / "0002.png")
+    with pytest.raises(IsADirectoryError, match=r"0002\.png' is a folder"):
+        imsave(new, out, overwrite=True, progress=False)
+    assert [a.tolist() for a in _read_all(out)[:2]] == [old[0].tolist(), old[1].tolist()]
+    assert sorted(os.listdir(out)) == ["0000.png", "0001.png", "0002.png"]
+
+
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_a_failed_or_interrupted_rename_restores_every_replaced_file(tmp_path, monkeypatch,
+                                                                      failure):
+    out, old, new = _old_and_new(tmp_path)
+    real = os.replace
+    renamed = []
+
+    def third_fails(src, dst):
+        if ".partial" in str(src):
+            renamed.append(dst)
+            if len(renamed) == 3:
+                raise failure
+        return real(src, dst)
+
+    monkeypatch.setattr(image.os, "replace", third_fails)
+    with pytest.raises(type(failure)) as info:
+        imsave(new, out, overwrite=True, progress=False)
+    if isinstance(failure, OSError):
+        assert "0002.png" in str(info.value) and ".partial" not in str(info.value)
+    monkeypatch.setattr(image.os, "replace", real)
+    assert sorted(os.listdir(out)) == ["0000.png", "0001.png", "0002.png"]   # nothing hidden
+    np.testing.assert_array_equal(np.stack(_read_all(out)), old)
+
+
+def test_stale_partial_files_of_a_killed_run_are_removed(tmp_path):
+    out, old, new = _old_and_new(tmp_path)
+    stale = out / ".0001.0123456789ab.partial.png"
+    stale.write_bytes(b"half an image")
+    unrelated = out / ".notes.txt"
+    unrelated.write_text("mine")
+    imsave(new, out, overwrite=True, progress=False)
+    assert not stale.exists() and unrelated.exists()
+    np.testing.assert_array_equal(np.stack(_read_all(out)), new)
+
+
+def test_folder_names_with_glob_and_format_characters(tmp_path):
+    """Issue 25 item 8: a folder named frames[1] found no images; an output folder named
+    out_{date} or out{1} was taken as a file-name pattern."""
+    frames = tmp_path / "frames[1]"
+    stack = np.arange(2 * 4 * 5, dtype=np.uint8).reshape(2, 4, 5)
+    imsave(stack, frames, progress=False)
+    np.testing.assert_array_equal(imread(frames).compute(), stack)
+    for name in ("out_{date}", "out{1}", "out{", "out{}x}"):
+        written = imsave(stack, tmp_path / name, progress=False)
+        assert [os.path.dirname(p) for p in written] == [str(tmp_path / name)] * 2
+        np.testing.assert_array_equal(imread(tmp_path / name).compute(), stack)
+    written = imsave(stack, tmp_path / "pattern" / "f_{:03d}.png", progress=False)
+    assert [os.path.basename(p) for p in written] == ["f_000.png", "f_001.png"]
