@@ -20,6 +20,9 @@ from typing import Sequence
 import numpy as np
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_KERNEL = 0, 1, 2, 3
+#: the most entries an axis taken as colour channels by default may have (grey+alpha, RGB,
+#: RGBA); a longer last axis needs --channel-axis, so a 1-D kernel never runs across W
+MAX_DEFAULT_CHANNELS = 4
 STAGES = ("ir", "source", "llvm", "asm")
 
 
@@ -50,6 +53,9 @@ def load_kernel(spec: str, **options):
         module = importlib.util.module_from_spec(loader)
         sys.modules[module_name] = module
         loader.loader.exec_module(module)
+    except SystemExit as error:
+        raise CommandError(f"{path!r} called sys.exit({error.code!r}) while being imported; "
+                           "a kernel file must only define functions", EXIT_KERNEL) from None
     except StencilError as error:
         raise CommandError(str(error), EXIT_KERNEL) from error
     except Exception as error:   # noqa: BLE001 - the user's module failed to import
@@ -75,10 +81,25 @@ def load_kernel(spec: str, **options):
 
 
 def _dtype(text: str) -> np.dtype:
+    from .dtypes import SUPPORTED_DTYPES, SUPPORTED_NAMES
     try:
-        return np.dtype(text)
+        dtype = np.dtype(text)
     except TypeError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a NumPy dtype") from None
+    if dtype not in SUPPORTED_DTYPES:
+        raise argparse.ArgumentTypeError(f"{dtype} is not supported; choose one of "
+                                         f"{SUPPORTED_NAMES}")
+    return dtype
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _boundary(text: str) -> tuple[str | None, ...]:
@@ -127,10 +148,25 @@ def command_apply(args) -> int:
         raise CommandError(f"{args.kernel} takes {kernel.nin} arguments; stencilc apply runs "
                            "kernels of one image", EXIT_KERNEL)
     d = kernel.ir.ndim
+    given = args.channel_axis
+    if given is not None and not -image_ndim <= given < image_ndim:
+        raise CommandError(f"--channel-axis {given} is out of range for {image_ndim}-D images "
+                           f"{tuple(stack.shape[1:])} (axes -{image_ndim} .. "
+                           f"{image_ndim - 1})", EXIT_USAGE)
     if image_ndim == d:
+        if given is not None:
+            raise CommandError(f"--channel-axis {given}: the images are {image_ndim}-D "
+                               f"{tuple(stack.shape[1:])}, as many dimensions as "
+                               f"{args.kernel} has, so they have no channel axis", EXIT_USAGE)
         core, channel = tuple(range(1, d + 1)), None
     elif image_ndim == d + 1:
-        channel = args.channel_axis % image_ndim
+        channel = (-1 if given is None else given) % image_ndim
+        if given is None and stack.shape[1 + channel] > MAX_DEFAULT_CHANNELS:
+            raise CommandError(
+                f"the images are {image_ndim}-D {tuple(stack.shape[1:])} and {args.kernel} "
+                f"has {d} core dimension(s): is the last axis ({stack.shape[-1]} long) a "
+                "colour channel axis? Say which axis holds channels with --channel-axis, or "
+                f"use a {image_ndim}-D kernel", EXIT_DATA)
         core = tuple(1 + k for k in range(image_ndim) if k != channel)
     else:
         raise CommandError(f"the images are {image_ndim}-D {tuple(stack.shape[1:])}, but "
@@ -235,8 +271,10 @@ def parser() -> argparse.ArgumentParser:
                        help="a glob pattern (quote it) or a directory")
     apply.add_argument("outdir", metavar="OUTDIR")
     _kernel_options(apply)
-    apply.add_argument("--channel-axis", type=int, default=-1, metavar="K",
-                       help="the axis of each image that holds colour channels (default: last)")
+    apply.add_argument("--channel-axis", type=int, default=None, metavar="K",
+                       help="the axis of each image that holds colour channels (default: the "
+                            "last, if the images have one more dimension than the kernel and "
+                            f"it has at most {MAX_DEFAULT_CHANNELS} entries)")
     apply.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     apply.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     apply.set_defaults(run=command_apply)
@@ -263,17 +301,17 @@ def parser() -> argparse.ArgumentParser:
                           "np.copyto in the same run, and write a before/after PNG.")
     demo.add_argument("--out", default="demo-output", help="folder for the images "
                       "(default: ./demo-output)")
-    demo.add_argument("--images", type=int, default=24, help="how many 512x512 images")
-    demo.add_argument("--repeats", type=int, default=5, help="timed runs per contender")
+    demo.add_argument("--images", type=_positive, default=24, help="how many 512x512 images")
+    demo.add_argument("--repeats", type=_positive, default=5, help="timed runs per contender")
     demo.set_defaults(run=command_demo)
 
     bench = sub.add_parser("bench", help="a quick speed table on a random int8 stack",
                            description="Time the seed's smoothing on random int8 images "
                            "(the post's data) against its baselines, in this run. The full "
                            "suite is benchmarks/ (make bench).")
-    bench.add_argument("--images", type=int, default=16)
-    bench.add_argument("--size", type=int, default=512)
-    bench.add_argument("--repeats", type=int, default=5)
+    bench.add_argument("--images", type=_positive, default=16)
+    bench.add_argument("--size", type=_positive, default=512)
+    bench.add_argument("--repeats", type=_positive, default=5)
     bench.set_defaults(run=command_bench)
     return top
 

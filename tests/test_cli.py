@@ -188,3 +188,52 @@ def test_boundary_none_on_the_command_line(tmp_path, kernels):
     expected[[0, -1], :] = 0                                 # numba.stencil's border: cval
     expected[:, [0, -1]] = 0
     np.testing.assert_array_equal(iio.imread(tmp_path / "out" / "img1.png"), expected)
+
+
+ONE_D = '''
+def row_diff(x):
+    return x[1] - x[-1]
+'''
+
+
+def test_channel_axis_and_kernel_dimensions_are_validated(tmp_path, kernels, capsys):
+    """Issue 25 item 7: --channel-axis 7 on (H, W, 3) images was taken modulo 3 (24-channel
+    TIFFs, exit 0); a 1-D kernel on grey images ran across W as if it held channels."""
+    write_folder(tmp_path / "rgb", (11, 14, 3), np.uint8)
+    write_folder(tmp_path / "grey", (11, 14), np.uint8)
+    (tmp_path / "one_d.py").write_text(ONE_D)
+    cases = [(f"{kernels}:mean5", "rgb", ["--channel-axis", "7"], EXIT_USAGE, "out of range"),
+             (f"{kernels}:mean5", "rgb", ["--channel-axis", "-4"], EXIT_USAGE, "out of range"),
+             (f"{kernels}:mean5", "grey", ["--channel-axis", "0"], EXIT_USAGE,
+              "no channel axis"),
+             (f"{tmp_path / 'one_d.py'}:row_diff", "grey", [], EXIT_DATA, "--channel-axis")]
+    for kernel, folder, extra, code, words in cases:
+        capsys.readouterr()
+        assert run("apply", kernel, tmp_path / folder, tmp_path / "out", *extra) == code, extra
+        assert words in capsys.readouterr().err
+        assert not (tmp_path / "out").exists()
+    # saying which axis holds the "channels" runs the 1-D kernel along the other one
+    assert run("apply", f"{tmp_path / 'one_d.py'}:row_diff", tmp_path / "grey",
+               tmp_path / "out", "--channel-axis", "0", "--out-dtype", "int16") == EXIT_OK
+
+
+def test_a_kernel_file_that_exits_on_import_is_a_kernel_error(tmp_path, capsys):
+    (tmp_path / "exits.py").write_text("import sys\nsys.exit(0)\n")
+    write_folder(tmp_path / "in", (5, 6), np.uint8)
+    assert run("apply", f"{tmp_path / 'exits.py'}:k", tmp_path / "in", tmp_path / "out") \
+        == EXIT_KERNEL
+    assert "called sys.exit(0)" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["bench", "--images", "0"], "must be at least 1"),
+    (["demo", "--repeats", "0"], "must be at least 1"),
+    (["apply", "k.py:f", "in", "out", "--out-dtype", "float16"], "float16 is not supported"),
+])
+def test_bad_numbers_and_dtypes_are_usage_errors(argv, words, capsys):
+    """Issue 25 item 14: these exited 1 or printed internal messages."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == EXIT_USAGE
+    assert words in capsys.readouterr().err
