@@ -90,8 +90,18 @@ class NamedModes(tuple):
     Stored as sorted ``(name, mode)`` pairs (hashable); :meth:`resolve` turns it into one mode
     per core axis once a call says which dimension each axis is."""
 
+    #: the names in the order the user wrote them (equality and hashing ignore it)
+    written: tuple[str, ...] = ()
+
     def __repr__(self) -> str:
         return repr(dict(self))
+
+    def default_dims(self, signature_dims: tuple[str, ...]) -> tuple[str, ...]:
+        """The core dimensions to assume where no call names them (``f.compile``): the
+        signature's names where they are the dict's, else the dict's names as written."""
+        if set(signature_dims) == {name for name, _ in self}:
+            return tuple(signature_dims)
+        return self.written or tuple(name for name, _ in self)
 
     def resolve(self, dims: tuple[str, ...], kernel: str, source: str) -> tuple[str | None, ...]:
         named = dict(self)
@@ -116,8 +126,10 @@ def normalize_boundary(boundary):
             if not isinstance(name, str):
                 raise TypeError(f"boundary dict keys must be dimension names (str), "
                                 f"not {type(name).__name__}")
-        return NamedModes(sorted((name, _normalize_mode(m, f"boundary[{name!r}]"))
-                                 for name, m in boundary.items()))
+        named = NamedModes(sorted((name, _normalize_mode(m, f"boundary[{name!r}]"))
+                                  for name, m in boundary.items()))
+        named.written = tuple(boundary)
+        return named
     if isinstance(boundary, (tuple, list)):
         if not boundary:
             raise ValueError("boundary=() names no mode; give one mode, or one per core axis")

@@ -152,10 +152,16 @@ class StencilUFunc:
                 self._variants[key] = variant
         return variant
 
-    def compile(self, *dtypes, out_dtypes=None) -> pipeline.Specialization:
-        """Compile (or fetch) the specialization for one dtype per argument."""
-        if isinstance(self.options.boundary, NamedModes):
-            return self.for_dims().compile(*dtypes, out_dtypes=out_dtypes)
+    def compile(self, *dtypes, out_dtypes=None,
+                dims: Sequence[str] | None = None) -> pipeline.Specialization:
+        """Compile (or fetch) the specialization for one dtype per argument. For a boundary
+        keyed by dimension name, ``dims`` gives the core dimensions in axis order (default:
+        the signature's names if they are the boundary's, else the boundary's names in the
+        order written)."""
+        named = self.options.boundary
+        if isinstance(named, NamedModes):
+            dims = named.default_dims(self.ir.layout.outputs[0]) if dims is None else dims
+            return self.for_dims(tuple(dims)).compile(*dtypes, out_dtypes=out_dtypes)
         arg_dtypes = self._arg_dtypes(dtypes)
         wanted = None if out_dtypes is None else tuple(np.dtype(d) for d in out_dtypes)
         key = (arg_dtypes, wanted)

@@ -151,6 +151,12 @@ def test_bench_and_demo_are_checked_against_the_seed(tmp_path, capsys):
     assert "100% Completed" in shown and " NO" not in shown and shown.count(" yes") == 5
     picture = iio.imread(tmp_path / "before_after.png")
     assert picture.shape == (512, 2 * 512 + 8)
+    # issue 21 item 10: the "after" half is the README's boundary="nearest" smoothing (it had
+    # boundary=None's black frame): the first photograph smoothed as scipy.ndimage does it
+    import scipy.ndimage as ndi
+    first = picture[:, :512].astype(np.int64)
+    expected = ndi.correlate(first, np.ones((3, 3), np.int64), mode="nearest") // 9
+    np.testing.assert_array_equal(picture[:, 520:], expected)
     assert len(os.listdir(tmp_path / "smoothed")) == 2
 
 

@@ -182,3 +182,23 @@ def test_iterate_by_dimension_name_on_transposed_data():
     np.testing.assert_array_equal(result.values, looped.values)
     with pytest.raises(TypeError, match="not a Dataset"):
         KERNELS.lap.iterate(field.to_dataset(name="u"), steps=1)
+
+
+@pytest.mark.parametrize("written", [{"lat": "nearest", "lon": "wrap"},
+                                     {"lon": "wrap", "lat": "nearest"}])
+def test_compile_works_on_a_boundary_keyed_by_name(written):
+    """Issue 21 bug 4: ``f.compile("float32")`` failed on such a kernel. It compiles for the
+    dimensions in the order the boundary names them (or ``dims=``), as a call would."""
+    from stencilc import stencil_ufunc
+    f = stencil_ufunc(boundary=written)(KERNELS.lap.py_func)
+    x = np.random.default_rng(4).normal(size=(6, 7)).astype(np.float32)
+    order = tuple(written)
+    pad = {"nearest": "edge", "wrap": "wrap"}
+    p = np.pad(x, ((1, 1), (0, 0)), mode=pad[written[order[0]]])
+    p = np.pad(p, ((0, 0), (1, 1)), mode=pad[written[order[1]]])
+    expected = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:] - 4 * p[1:-1, 1:-1]
+    got = f.compile("float32")(x)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(got, f(xr.DataArray(x, dims=order)).values)
+    np.testing.assert_array_equal(f.compile("float32", dims=order[::-1])(x.T.copy()),
+                                  f(xr.DataArray(x.T, dims=order[::-1])).values)
