@@ -2,8 +2,9 @@
 from ._version import __version__
 from .api import stencil_ufunc
 from .errors import (StencilError, StencilInternalError, StencilNameError, StencilSyntaxError,
-                     StencilTypingError)
+                     StencilTypingError, TargetUnavailableError)
 from .ufunc import StencilUFunc
 
 __all__ = ["stencil_ufunc", "StencilUFunc", "StencilError", "StencilSyntaxError",
-           "StencilNameError", "StencilTypingError", "StencilInternalError", "__version__"]
+           "StencilNameError", "StencilTypingError", "StencilInternalError",
+           "TargetUnavailableError", "__version__"]

@@ -4,8 +4,10 @@ targets, run the demo and a quick benchmark. ``stencilc COMMAND --help`` for eac
 Exit codes: 0 success; 1 the data (an unreadable or mismatched image, an existing output, a
 folder that cannot be written, a format that would lose values, a kernel that fails on the
 data); 2 the command line (argparse's code: an unknown option, a bad dtype, target or
-boundary); 3 the kernel file (it cannot be imported, has no such function, or the function is
-not a stencil kernel stencilc can compile: the StencilSyntaxError is printed).
+boundary; a target this machine cannot run); 3 the kernel file (it cannot be imported, has no
+such function, or the function is not a stencil kernel stencilc can compile: the
+StencilSyntaxError is printed); 4 a bug in stencilc (any other exception: one line that says
+so and where to report it; ``--debug`` prints the traceback). 130 after Ctrl-C.
 """
 from __future__ import annotations
 
@@ -19,7 +21,12 @@ from typing import Sequence
 
 import numpy as np
 
-EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_KERNEL = 0, 1, 2, 3
+EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_KERNEL, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+#: where a bug report goes: the project's issue tracker, as docs/troubleshooting.md says
+ISSUES = "the stencilc issue tracker (docs/troubleshooting.md, 'Reporting a bug')"
+#: what the data or the environment causes, reported as one line with exit code 1: errors
+#: stencilc raises on purpose for inputs (NumPy's kinds), and the operating system's
+DATA_ERRORS = (ValueError, TypeError, IndexError, OSError)
 #: the most entries an axis taken as colour channels by default may have (grey+alpha, RGB,
 #: RGBA); a longer last axis needs --channel-axis, so a 1-D kernel never runs across W
 MAX_DEFAULT_CHANNELS = 4
@@ -140,7 +147,13 @@ def output_names(inputs: Sequence[str], dtype: np.dtype, image_shape: tuple[int,
 def command_apply(args) -> int:
     from .image import imread, imsave, list_files
 
+    from .errors import TargetUnavailableError
+    from .targets import REGISTRY
+
     kernel = _kernel_from(args)
+    if not REGISTRY[kernel.target].available():    # before any folder is made
+        raise TargetUnavailableError(f"{kernel.__name__}: target {kernel.target!r} cannot run "
+                                     f"on this machine (it needs {REGISTRY[kernel.target].requires})")
     inputs = list_files(args.inputs)
     stack = imread(inputs)
     image_ndim = stack.ndim - 1
@@ -256,7 +269,10 @@ def parser() -> argparse.ArgumentParser:
         prog="stencilc", description="Compile plain stencil functions into fast generalized "
         "ufuncs, and run them over folders of images.",
         epilog="exit codes: 0 success, 1 data error (images, outputs), 2 command-line error, "
-               "3 kernel file error")
+               "3 kernel file error, 4 a bug in stencilc (report it; --debug shows the "
+               "traceback), 130 interrupted")
+    top.add_argument("--debug", action="store_true",
+                     help="print the full traceback of any error (for bug reports)")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     apply = sub.add_parser(
@@ -318,22 +334,39 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``stencilc`` command; returns its exit code."""
-    from .errors import StencilError
-    from .image import ImageFileError
-
     args = parser().parse_args(argv)
+    prefix = f"stencilc {args.command}"
     try:
         return args.run(args)
-    except CommandError as error:
-        print(f"stencilc {args.command}: error: {error}", file=sys.stderr)
-        return error.code
-    except StencilError as error:
-        print(f"stencilc {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_KERNEL
-    except (ImageFileError, FileNotFoundError, FileExistsError, PermissionError, OSError,
-            ValueError, TypeError, IndexError) as error:
-        print(f"stencilc {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_DATA
+    except KeyboardInterrupt:
+        print(f"{prefix}: interrupted; nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:   # noqa: BLE001 - every error is one line and a code
+        code, message = classify(error)
+        if args.debug:
+            import traceback
+            traceback.print_exc()
+        print(f"{prefix}: {message}", file=sys.stderr)
+        return code
+
+
+def classify(error: BaseException) -> tuple[int, str]:
+    """The exit code and the one line for ``error``: what the user can fix (the command line,
+    the kernel file, the data) says what is wrong; anything else is a bug of stencilc's."""
+    from .errors import StencilError, StencilInternalError, TargetUnavailableError
+    from .image import ImageFileError
+
+    if isinstance(error, CommandError):
+        return error.code, f"error: {error}"
+    if isinstance(error, TargetUnavailableError):
+        return EXIT_USAGE, f"error: {error}; run it with --target cpu (or parallel)"
+    if isinstance(error, StencilError) and not isinstance(error, StencilInternalError):
+        return EXIT_KERNEL, f"error: {error}"
+    if isinstance(error, (ImageFileError, *DATA_ERRORS)):
+        return EXIT_DATA, f"error: {error}"
+    return EXIT_BUG, (f"internal error: {type(error).__name__}: {error}. This is a bug in "
+                      f"stencilc; please report it to {ISSUES} with the command line "
+                      "(--debug prints the traceback)")
 
 
 if __name__ == "__main__":

@@ -59,3 +59,8 @@ class StencilTypingError(StencilError, TypeError):
 
 class StencilInternalError(StencilError, RuntimeError):
     """stencilc itself failed on a valid kernel: a bug to report, not a user mistake."""
+
+
+class TargetUnavailableError(RuntimeError):
+    """A kernel's target cannot run on this machine (``target="cuda"`` without a GPU): the
+    machine's limits, not a mistake in the kernel or the data."""

@@ -21,6 +21,7 @@ import glob as globbing
 import os
 import re
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -36,6 +37,13 @@ PNG_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
 
 #: imread's graph keys -> the file each reads, so imsave can refuse to write over its inputs
 _SOURCES: dict[str, str] = {}
+#: imread's stacks (the name of their stacking layer) -> their files in axis-0 order, so
+#: imsave can keep the inputs' format and refuse names given in another order
+_STACK_FILES: dict[str, list[str]] = {}
+
+#: what imread reads from a folder or a glob pattern; other files are skipped with a warning
+IMAGE_EXTENSIONS = frozenset({".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif",
+                              ".webp", ".jp2", ".j2k", ".ppm", ".pgm", ".pbm", ".pnm", ".tga"})
 
 
 class ImageFileError(ValueError):
@@ -66,9 +74,16 @@ def list_files(files: str | os.PathLike | Sequence[str | os.PathLike]) -> list[s
             pattern = os.path.join(globbing.escape(pattern), "*")
         elif os.path.isfile(pattern):
             return [pattern]
-        paths = [p for p in globbing.glob(pattern) if os.path.isfile(p)]
+        found = [p for p in globbing.glob(pattern) if os.path.isfile(p)]
+        paths = [p for p in found if os.path.splitext(p)[1].lower() in IMAGE_EXTENSIONS]
+        skipped = natural_sorted(set(found) - set(paths))
         if not paths:
-            raise FileNotFoundError(f"no image files match {os.fspath(files)!r}")
+            also = f" (only files that are not images: {_listed(skipped)})" if skipped else ""
+            raise FileNotFoundError(f"no image files match {os.fspath(files)!r}{also}")
+        if skipped:
+            warnings.warn(f"imread: skipped {len(skipped)} file(s) without an image "
+                          f"extension in {os.fspath(files)!r}: {_listed(skipped)}",
+                          UserWarning, stacklevel=3)
         return natural_sorted(paths)
     paths = [os.fspath(p) for p in files]
     if not paths:
@@ -77,6 +92,11 @@ def list_files(files: str | os.PathLike | Sequence[str | os.PathLike]) -> list[s
         if not os.path.isfile(p):
             raise FileNotFoundError(f"no such image file: {p!r}")
     return paths
+
+
+def _listed(paths: Sequence[str], most: int = 5) -> str:
+    names = [os.path.basename(p) for p in paths[:most]]
+    return ", ".join(names) + (f" and {len(paths) - most} more" if len(paths) > most else "")
 
 
 def _reason(error: BaseException) -> str:
@@ -104,11 +124,29 @@ def _deep_png(path: str, pixels: bool):
         height, width, info["planes"])
 
 
+def _is_tiff(path: str) -> bool:
+    with open(path, "rb") as file:
+        return file.read(4) in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
+
+
+def _tiff(path: str, pixels: bool):
+    """A TIFF's first series whole (tifffile's series: every page of a z-stack or a
+    multi-channel image, the shape imsave wrote), not its first page as imageio reads it."""
+    import tifffile
+    if pixels:
+        return tifffile.imread(path, series=0)
+    with tifffile.TiffFile(path) as tiff:
+        series = tiff.series[0]
+        return tuple(series.shape), np.dtype(series.dtype)
+
+
 def _properties(path: str) -> tuple[tuple[int, ...], np.dtype]:
     import imageio.v3 as iio
     try:
         if _is_deep_colour_png(path):
             return _deep_png(path, pixels=False)
+        if _is_tiff(path):
+            return _tiff(path, pixels=False)
         props = iio.improps(path)
     except Exception as error:   # noqa: BLE001 - every reader's own error, reported by file
         raise ImageFileError(f"cannot read image {path!r}: {_reason(error)}", path) \
@@ -119,8 +157,12 @@ def _properties(path: str) -> tuple[tuple[int, ...], np.dtype]:
 def _read(path: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     import imageio.v3 as iio
     try:
-        image = _deep_png(path, pixels=True) if _is_deep_colour_png(path) else \
-            np.asarray(iio.imread(path))
+        if _is_deep_colour_png(path):
+            image = _deep_png(path, pixels=True)
+        elif _is_tiff(path):
+            image = np.asarray(_tiff(path, pixels=True))
+        else:
+            image = np.asarray(iio.imread(path))
     except Exception as error:   # noqa: BLE001
         raise ImageFileError(f"cannot read image {path!r}: {_reason(error)}", path) \
             from error
@@ -131,7 +173,7 @@ def _read(path: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
 
 
 def imread(files: str | os.PathLike | Sequence[str | os.PathLike], *,
-           channel_axis: int = -1) -> Any:
+           channel_axis: int = -1, return_files: bool = False) -> Any:
     """A lazy Dask stack of the images ``files`` names: a glob pattern, a directory (every
     file in it), or a list of paths.
 
@@ -140,6 +182,12 @@ def imread(files: str | os.PathLike | Sequence[str | os.PathLike], *,
     and an unreadable file, or one whose shape or dtype differs from the first, is an
     :class:`ImageFileError` naming it. Colour images keep their channels on one axis:
     ``channel_axis`` of the stack (default last: ``(N, H, W, C)``); grey images have none.
+    A TIFF is read whole (its first series: every page of a z-stack, every band), so
+    whatever :func:`imsave` writes reads back equal. A folder or pattern takes files with an
+    image extension (:data:`IMAGE_EXTENSIONS`) and warns about the others it skips.
+
+    With ``return_files=True`` the result is ``(stack, files)``: the files in axis-0 order,
+    the ``names`` to give :func:`imsave` to write each result under its input's name.
     """
     import dask
     import dask.array as da
@@ -162,9 +210,10 @@ def imread(files: str | os.PathLike | Sequence[str | os.PathLike], *,
         task = dask.delayed(_read, pure=True)(path, shape, dtype, dask_key_name=key)
         images.append(da.from_delayed(task, shape, dtype=dtype))
     stack = da.stack(images)
+    _STACK_FILES[stack.name] = [os.path.realpath(p) for p in paths]
     if len(shape) == 3 and channel_axis not in (-1, stack.ndim - 1):
         stack = da.moveaxis(stack, -1, channel_axis)
-    return stack
+    return (stack, paths) if return_files else stack
 
 
 def output_format(path: str | os.PathLike, dtype: np.dtype, image_shape: tuple[int, ...]) -> str:
@@ -231,8 +280,36 @@ def _write_block(block: np.ndarray, path: str, kind: str, channel_axis: int | No
     return path
 
 
+def _source_files(array: Any) -> list[str] | None:
+    """The files of the one :func:`imread` stack ``array`` is computed from, in axis-0 order,
+    if there is exactly one such stack and it has as many images as ``array``."""
+    graph = array.__dask_graph__()
+    names = graph.layers.keys() if hasattr(graph, "layers") else ()
+    stacks = [_STACK_FILES[n] for n in names if isinstance(n, str) and n in _STACK_FILES]
+    if len(stacks) != 1 or len(stacks[0]) != array.shape[0]:
+        return None
+    return stacks[0]
+
+
+def _check_name_order(names: Sequence[str], sources: Sequence[str] | None) -> None:
+    """Names that are the inputs' names in another order would label each result with
+    another image's name (``sorted(glob(...))`` puts img10 before img2; imread does not)."""
+    if sources is None:
+        return
+    given = [Path(os.fspath(n)).stem for n in names]
+    read = [Path(p).stem for p in sources]
+    if sorted(given) == sorted(read) and given != read:
+        k = next(i for i, (a, b) in enumerate(zip(given, read)) if a != b)
+        raise ValueError(f"imsave: names are the input files' names in another order: image "
+                         f"{k} was read from {os.path.basename(sources[k])!r} but would be "
+                         f"written as {os.path.basename(os.fspath(names[k]))!r}. imread sorts "
+                         "naturally (img2 before img10); pass names=files from "
+                         "imread(..., return_files=True) or stencilc.image.list_files(...)")
+
+
 def _output_paths(target: str, count: int, names: Sequence[str] | None, dtype: np.dtype,
-                  image_shape: tuple[int, ...]) -> list[str]:
+                  image_shape: tuple[int, ...], sources: Sequence[str] | None = None
+                  ) -> list[str]:
     if is_name_pattern(target):
         return [os.path.join(os.path.dirname(target), os.path.basename(target).format(k, index=k))
                 for k in range(count)]
@@ -242,6 +319,13 @@ def _output_paths(target: str, count: int, names: Sequence[str] | None, dtype: n
         return [os.path.join(target, os.path.basename(os.fspath(n))) for n in names]
     width = max(4, len(str(count - 1)))
     extension = default_extension(dtype, image_shape)
+    if sources:    # the inputs' format where it holds the results (TIFF stays TIFF)
+        kept = os.path.splitext(sources[0])[1]
+        try:
+            output_format(f"x{kept}", dtype, image_shape)
+            extension = kept
+        except ValueError:
+            pass
     return [os.path.join(target, f"{k:0{width}d}{extension}") for k in range(count)]
 
 
@@ -296,6 +380,12 @@ def imsave(array: Any, target: str | os.PathLike, *, names: Sequence[str] | None
     when every image is written are they renamed into place, so a failure leaves nothing
     behind. Existing files are refused unless ``overwrite=True``; a file that ``array`` was
     read from (by :func:`imread`) is never written over.
+
+    Results of one :func:`imread` stack keep its files' format where it holds their dtype
+    (uint16 TIFFs stay TIFF). ``names`` that are the input files' names in another order
+    (``sorted(glob(...))`` against imread's natural order) are a ``ValueError``: pass the
+    ``files`` of ``imread(..., return_files=True)``. A 3-D array that looks like one colour
+    image ``(H, W, 3)`` is a ``ValueError`` (write ``image[None]``).
     """
     import dask
     import dask.array as da
@@ -305,6 +395,13 @@ def imsave(array: Any, target: str | os.PathLike, *, names: Sequence[str] | None
     if array.ndim < 3:
         raise ValueError(f"imsave: axis 0 counts the images, so the array needs at least 3 "
                          f"dimensions, got shape {array.shape} (a single image: image[None])")
+    if array.ndim == 3 and array.shape[-1] in (3, 4) and channel_axis is None \
+            and array.shape[0] > 4:
+        raise ValueError(f"imsave: shape {array.shape} looks like one colour image (H, W, "
+                         f"{array.shape[-1]}), but axis 0 counts the images: it would write "
+                         f"{array.shape[0]} files of {array.shape[1]}x{array.shape[2]}. "
+                         "Write one image with image[None]; for grey images 3 or 4 pixels "
+                         "wide, pass stack[..., None]")
     if not isinstance(array, da.Array):
         array = da.from_array(np.asarray(array), chunks=(1,) + array.shape[1:])
     dtype = np.dtype(array.dtype)
@@ -314,7 +411,10 @@ def imsave(array: Any, target: str | os.PathLike, *, names: Sequence[str] | None
         written.append(written.pop(channel_axis))
         image_shape = tuple(written)
     target = os.fspath(target)
-    paths = _output_paths(target, array.shape[0], names, dtype, image_shape)
+    sources = _source_files(array)
+    if names is not None:
+        _check_name_order(names, sources)
+    paths = _output_paths(target, array.shape[0], names, dtype, image_shape, sources)
     kinds = [output_format(p, dtype, image_shape) for p in paths]
     sources = _inputs_of(array)
     for path in paths:

@@ -13,7 +13,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from stencilc.cli import EXIT_DATA, EXIT_KERNEL, EXIT_OK, EXIT_USAGE, main
+from stencilc.cli import EXIT_BUG, EXIT_DATA, EXIT_KERNEL, EXIT_OK, EXIT_USAGE, main
 from stencilc.image import imread
 from test_image import expected_mean5, write_folder
 
@@ -243,3 +243,62 @@ def test_bad_numbers_and_dtypes_are_usage_errors(argv, words, capsys):
         main(argv)
     assert info.value.code == EXIT_USAGE
     assert words in capsys.readouterr().err
+
+
+def test_no_gpu_is_one_line_and_a_usage_error(tmp_path, kernels, capsys):
+    """Issue 21 bug 2: --target cuda (or a cuda kernel) on a machine without a GPU printed a
+    full traceback."""
+    from stencilc.targets import REGISTRY
+    if REGISTRY["cuda"].available():
+        pytest.skip("the cuda target runs here")
+    write_folder(tmp_path / "in", (6, 7), np.uint8)
+    assert run("apply", f"{kernels}:mean5", tmp_path / "in", tmp_path / "out",
+               "--target", "cuda") == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot run on this machine" in err and "--target cpu" in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def test_a_bug_says_so_and_debug_shows_the_traceback(tmp_path, kernels, capsys, monkeypatch):
+    """Issue 21 bug 2: a stencilc bug (here: an AttributeError planted in imsave) read as a
+    data error (exit 1). It is exit 4, says it is a bug and where to report it; --debug adds
+    the traceback. Data errors stay exit 1."""
+    from stencilc import image
+
+    def broken(*args, **kwargs):
+        raise AttributeError("'NoneType' object has no attribute 'shape'")
+
+    write_folder(tmp_path / "in", (6, 7), np.uint8)
+    monkeypatch.setattr(image, "imsave", broken)
+    assert run("apply", f"{kernels}:mean5", tmp_path / "in", tmp_path / "out") == EXIT_BUG
+    err = capsys.readouterr().err
+    assert "internal error: AttributeError" in err and "bug in stencilc" in err
+    assert "Traceback" not in err
+    assert run("--debug", "apply", f"{kernels}:mean5", tmp_path / "in", tmp_path / "out") \
+        == EXIT_BUG
+    assert "Traceback" in capsys.readouterr().err
+    monkeypatch.undo()
+    (tmp_path / "in" / "img1.png").write_bytes(b"not a png")
+    assert run("apply", f"{kernels}:mean5", tmp_path / "in", tmp_path / "out") == EXIT_DATA
+
+
+def test_apply_on_a_folder_of_z_stacks(tmp_path, capsys):
+    """Issue 21 bug 1 through the command: 3-D TIFF volumes, a 3-D kernel, each output the
+    input's name and format, equal to scipy.ndimage."""
+    import scipy.ndimage as ndi
+    import tifffile
+    (tmp_path / "k.py").write_text("def blur(x):\n    return (x[-1, 0, 0] + x[0, 0, 0] + "
+                                   "x[1, 0, 0]) // 3\n")
+    (tmp_path / "cells").mkdir()
+    rng = np.random.default_rng(1)
+    volumes = {f"cell{k}": rng.integers(0, 5000, (10, 16, 20)).astype(np.uint16)
+               for k in range(3)}
+    for name, v in volumes.items():
+        tifffile.imwrite(tmp_path / "cells" / f"{name}.tif", v)
+    assert run("apply", f"{tmp_path / 'k.py'}:blur", tmp_path / "cells", tmp_path / "out",
+               "--boundary", "nearest", "-q") == EXIT_OK
+    for name, v in volumes.items():
+        got = tifffile.imread(tmp_path / "out" / f"{name}.tif")
+        expected = ndi.correlate(v.astype(np.int64), np.ones((3, 1, 1), np.int64),
+                                 mode="nearest") // 3
+        np.testing.assert_array_equal(got, expected)

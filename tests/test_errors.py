@@ -214,3 +214,18 @@ def test_signature_and_help_show_the_kernels_own_parameters():
     assert str(inspect.signature(f)) == "(x, k, /, *, out=None, axes=None, axis=None, dims=None)"
     text = pydoc.render_doc(f, renderer=pydoc.plaintext)
     assert "Blur x by k." in text
+
+
+def test_a_wrong_out_shape_names_the_kernels_signature():
+    """Issue 21 item 9: NumPy named the compiled gufunc's signature, (n,m),(),()->(n,m),
+    with stencilc's own band inputs in it."""
+    kernel = load_source("def k(x):\n    return x[-1, 0] + x[0, 1]\n").k
+    f = stencil_ufunc(boundary="nearest")(kernel)
+    for x, out in [(np.ones((4, 5)), np.empty((4, 6))), (np.ones((2, 4, 5)), np.empty((3, 4, 5))),
+                   (np.ones((4, 5)), np.empty(5))]:
+        with pytest.raises(ValueError, match=r"k: output operand 0 with shape .* does not fit "
+                                             r"the result's shape .* \(signature \(n,m\)->\(n,m\)\)"):
+            f(x, out=out)
+    stacked = np.empty((3, 4, 5))        # extra loop axes broadcast, as NumPy allows
+    f(np.ones((4, 5)), out=stacked)
+    np.testing.assert_array_equal(stacked, np.broadcast_to(f(np.ones((4, 5))), (3, 4, 5)))

@@ -12,6 +12,7 @@ import scipy.ndimage as ndi
 
 from conftest import load_source
 from stencilc import image
+from stencilc import stencil_ufunc
 from stencilc.image import ImageFileError, imread, imsave
 
 CROSS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]])
@@ -252,3 +253,91 @@ def test_folder_names_with_glob_and_format_characters(tmp_path):
         np.testing.assert_array_equal(imread(tmp_path / name).compute(), stack)
     written = imsave(stack, tmp_path / "pattern" / "f_{:03d}.png", progress=False)
     assert [os.path.basename(p) for p in written] == ["f_000.png", "f_001.png"]
+
+
+ROUND_TRIPS = [  # (stack shape, dtype, channel_axis given to imsave and imread)
+    ((2, 9, 11), np.uint8, None), ((2, 9, 11, 3), np.uint8, None),
+    ((2, 9, 11, 4), np.uint16, None), ((2, 9, 11), np.float32, None),
+    ((2, 9, 11, 5), np.uint16, None), ((2, 9, 11, 8), np.float32, None),
+    ((2, 5, 9, 11), np.float32, 1), ((2, 10, 9, 11), np.uint16, None),
+    ((2, 3, 9, 11), np.int16, 1)]
+
+
+@pytest.mark.parametrize("shape, dtype, channel_axis", ROUND_TRIPS, ids=str)
+def test_everything_imsave_writes_imread_reads_back_equal(tmp_path, shape, dtype, channel_axis):
+    """Issue 21 bug 1: multi-page TIFFs (z-stacks, 5-channel, 8-band float32, channels first)
+    were announced with their first page's shape and failed on compute."""
+    rng = np.random.default_rng(sum(shape))
+    stack = rng.integers(0, 200, shape).astype(dtype)
+    imsave(stack, tmp_path / "out", progress=False,
+           channel_axis=None if channel_axis is None else channel_axis - 1)
+    back = imread(tmp_path / "out", channel_axis=-1 if channel_axis is None else channel_axis)
+    assert back.shape == stack.shape and back.dtype == stack.dtype
+    np.testing.assert_array_equal(back.compute(), stack)
+
+
+def test_a_folder_of_z_stacks_through_a_3d_kernel(tmp_path):
+    import tifffile
+    rng = np.random.default_rng(21)
+    volumes = [rng.integers(0, 4000, (10, 16, 20)).astype(np.uint16) for _ in range(3)]
+    (tmp_path / "cells").mkdir()
+    for k, v in enumerate(volumes):
+        tifffile.imwrite(tmp_path / "cells" / f"cell{k}.tif", v)
+    stack = imread(tmp_path / "cells")
+    assert stack.shape == (3, 10, 16, 20)
+    kernel = load_source("def blur(x):\n    return (x[-1, 0, 0] + x[1, 0, 0] + x[0, 0, 0]) // 3\n")
+    result = stencil_ufunc(boundary="nearest")(kernel.blur)(stack)
+    weights = np.zeros((3, 1, 1), np.int64) + 1
+    for got, v in zip(result.compute(), volumes):
+        np.testing.assert_array_equal(got, ndi.correlate(v.astype(np.int64), weights,
+                                                         mode="nearest") // 3)
+    written = imsave(result, tmp_path / "blurred", progress=False)
+    assert all(p.endswith(".tif") for p in written)      # bug 8: the input's format kept
+
+
+def test_names_in_another_order_than_imread_are_refused(tmp_path):
+    """Issue 21 bug 5: names=sorted(glob(...)) (img10 before img2) mislabelled the outputs."""
+    import glob
+    originals = write_folder(tmp_path / "in", (6, 7), np.uint8,
+                             names=tuple(f"img{k}" for k in range(12)))
+    stack, files = imread(tmp_path / "in", return_files=True)
+    result = stack + 1
+    with pytest.raises(ValueError, match="another order.*return_files=True"):
+        imsave(result, tmp_path / "out", names=sorted(glob.glob(str(tmp_path / "in" / "*"))),
+               progress=False)
+    written = imsave(result, tmp_path / "out", names=files, progress=False)
+    for path in written:
+        name = os.path.splitext(os.path.basename(path))[0]
+        np.testing.assert_array_equal(iio.imread(path), originals[name] + 1)
+
+
+def test_uint16_tiff_inputs_stay_tiff(tmp_path):
+    """Issue 21 bug 8: imsave wrote uint16 TIFF inputs' results as PNG (10x slower)."""
+    write_folder(tmp_path / "in", (6, 7), np.uint16, ext=".tif")
+    written = imsave(imread(tmp_path / "in"), tmp_path / "out", progress=False)
+    assert [os.path.splitext(p)[1] for p in written] == [".tif"] * 3
+
+
+def test_one_colour_image_is_not_taken_for_a_stack(tmp_path):
+    """Issue 21 bug 6: imsave(rgb) of one (160, 120, 3) image wrote 160 files of 120x3."""
+    rgb = np.zeros((160, 120, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"looks like one colour image.*image\[None\]"):
+        imsave(rgb, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+    assert len(imsave(rgb[None], tmp_path / "out", progress=False)) == 1
+
+
+def test_files_without_an_image_extension_are_skipped_with_a_warning(tmp_path):
+    """Issue 21 bug 7: a README.txt in the folder failed with imageio's 'Could not find a
+    backend', while .DS_Store was skipped: one rule now, image extensions only."""
+    originals = write_folder(tmp_path / "in", (6, 7), np.uint8)
+    (tmp_path / "in" / "README.txt").write_text("notes")
+    (tmp_path / "in" / ".DS_Store").write_bytes(b"\0\0")
+    with pytest.warns(UserWarning, match="skipped 1 file.*README.txt"):
+        stack = imread(tmp_path / "in")
+    np.testing.assert_array_equal(stack.compute(), np.stack([originals[n] for n in
+                                                             ("img1", "img2", "img10")]))
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("x")
+    with pytest.raises(FileNotFoundError, match="only files that are not images: a.txt"):
+        imread(tmp_path / "notes")

@@ -87,3 +87,31 @@ def _check_standard(f: "StencilUFunc", argument, array) -> None:
                 f"{f.__name__}: the kernel reads {need.read} (line {need.line}), but argument "
                 f"{argument.name!r} has core shape {tuple(core)}: an index is out of bounds "
                 f"for axis {axis} with size {size}")
+
+
+def check_out_shapes(f: "StencilUFunc", arrays: Sequence[Any], outs: Sequence[Any]) -> None:
+    """Each ``out`` holds the result, checked here so that the error names the kernel's
+    signature (NumPy would name the compiled gufunc's, with stencilc's own inputs in it)."""
+    d = f.ir.ndim
+    loops, core = [], None
+    for argument, a in zip(f.ir.arguments, arrays):
+        loops.append(tuple(a.shape[:a.ndim - argument.ndim]))
+        if argument.role is Role.RELATIVE and core is None:
+            core = tuple(a.shape[a.ndim - argument.ndim:])
+    try:
+        loop = tuple(np.broadcast_shapes(*loops))
+    except ValueError:
+        return          # the inputs do not broadcast: NumPy words that
+    for k, o in enumerate(outs):
+        shape = tuple(o.shape)
+        out_loop = shape[:len(shape) - d]
+        fits = len(shape) >= d and shape[len(shape) - d:] == core
+        if fits:
+            try:
+                fits = tuple(np.broadcast_shapes(out_loop, loop)) == out_loop
+            except ValueError:
+                fits = False
+        if not fits:
+            raise ValueError(f"{f.__name__}: output operand {k} with shape {shape} does not "
+                             f"fit the result's shape {loop + core} (signature "
+                             f"{f.signature})")

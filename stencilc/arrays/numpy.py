@@ -8,7 +8,8 @@ import numpy as np
 from ..dtypes import native_dtype
 from ..stepping import advance
 from . import PositionalAdapter
-from .checks import check_core_ndims, check_out_casting, refuse_masked, to_native
+from .checks import (check_core_ndims, check_out_casting, check_out_shapes, refuse_masked,
+                     to_native)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..ufunc import StencilUFunc
@@ -28,6 +29,7 @@ class NumpyAdapter(PositionalAdapter):
             return f.compile(*arg_dtypes)(*arrays)
         # The specialization that stores into out's dtypes also knows the natural ones, so a
         # call with out= compiles one specialization, not two.
+        check_out_shapes(f, arrays, outs)
         spec = f.compile(*arg_dtypes, out_dtypes=tuple(o.dtype for o in outs))
         check_out_casting(f, spec.natural_out_dtypes, outs)
         # An output that overlaps an input is safe: NumPy's ufunc machinery copies the input

@@ -115,11 +115,12 @@ class StandardReads:
     arguments: frozenset[str]
     array_locals: dict[str, str]
     firstlineno: int
+    kernel: str = ""
 
     @classmethod
     def of(cls, ir: StencilIR) -> "StandardReads":
         return cls(frozenset(a.name for a in ir.arguments if a.role is Role.STANDARD),
-                   dict(ir.array_locals), ir.firstlineno)
+                   dict(ir.array_locals), ir.firstlineno, ir.name)
 
 
 class AccessRenderer(ast.NodeTransformer):
@@ -197,8 +198,8 @@ class AccessRenderer(ast.NodeTransformer):
             if isinstance(item, ast.Slice) or (part_of is None and int_value(item) is not None):
                 continue
             whose = f"{owner!r}" if part_of is None else f"{owner!r} (part of {part_of!r})"
-            message = f"stencilc: {written} (line {line}) indexes {whose} out of bounds " \
-                      f"along its axis {axis}"
+            message = f"stencilc: kernel {self.standard.kernel!r}: {written} (line {line}) " \
+                      f"indexes {whose} out of bounds along its axis {axis}"
             check = self.checks.setdefault(message,
                                            helper(self.prefix, f"index{len(self.checks)}"))
             length = ast.Subscript(value=ast.Attribute(value=name(owner), attr="shape",

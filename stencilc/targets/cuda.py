@@ -22,6 +22,7 @@ import numpy as np
 from ..cache import compile_lock, seal_entry
 from ..codegen.common import GeneratedModule
 from ..dtypes import DTypes
+from ..errors import TargetUnavailableError
 from ..ir import Role, StencilIR
 from .cpu import CpuTarget
 
@@ -150,7 +151,7 @@ class CudaKernel:
         """stencilc's one-line error where no GPU (or simulator) can run the kernel, before
         numba-cuda's driver errors."""
         if not CudaTarget().available():
-            raise RuntimeError(f"{self.ir.name}: no CUDA GPU here to run a target='cuda' kernel "
+            raise TargetUnavailableError(f"{self.ir.name}: no CUDA GPU here to run a target='cuda' kernel "
                                "(it compiles and f.inspect_asm() shows its PTX; "
                                "NUMBA_ENABLE_CUDASIM=1 runs it in numba-cuda's simulator)")
 
