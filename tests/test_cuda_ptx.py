@@ -112,3 +112,93 @@ def test_bench_gpu_says_plainly_when_no_gpu_is_present(capsys):
     spec.loader.exec_module(module)
     assert module.main([]) == 0
     assert "no CUDA GPU here" in capsys.readouterr().out
+
+
+# --- the assembler's view (issue 21 item 11): registers, spills, loads per point ------------
+
+from stencilc.codegen.cuda import BLOCK_1D, BLOCK_2D  # noqa: E402
+from stencilc.ir import RelativeRead, Role  # noqa: E402
+from stencilc.targets import ptxas  # noqa: E402
+
+ARCHS = {(8, 0): "sm_80", (9, 0): "sm_90"}
+needs_ptxas = pytest.mark.skipif(ptxas.ptxas_path() is None, reason="ptxas not installed")
+
+
+def threads(ir) -> int:
+    block = BLOCK_1D if ir.ndim == 1 else BLOCK_2D
+    return block[0] * block[1] * block[2]
+
+
+def reads_per_point(ir, arg_dtypes) -> int:
+    """The loads an interior point needs at most: one per distinct relative read, one per
+    distinct read of a standard_indexing array, one per per-image scalar (two for complex
+    values: PTX loads the parts one by one)."""
+    import ast
+    parts = {a.name: 2 if dt.kind == "c" else 1 for a, dt in zip(ir.arguments, arg_dtypes)}
+    nodes = [n for s in ir.body for n in ast.walk(s)]
+    relative = {(n.array, tuple(ast.dump(o) for o in n.offsets)) for n in nodes
+                if isinstance(n, RelativeRead)}
+    standard = {a.name for a in ir.arguments if a.role is Role.STANDARD}
+    tables = {(n.value.id, ast.dump(n)) for n in nodes if isinstance(n, ast.Subscript)
+              and isinstance(n.value, ast.Name) and n.value.id in standard}
+    scalars = [a.name for a in ir.arguments if a.role is Role.SCALAR]
+    return sum(parts[name] for name, _ in relative | tables) + sum(parts[n] for n in scalars)
+
+
+def check_assembly(kernel, dtypes, options, archs=ARCHS, twin=True):
+    spec = build(kernel, dtypes, **options)
+    for cc, arch in archs.items():
+        report = ptxas.assemble(spec.kernel.ptx(cc), arch)
+        assert ptxas.problems(report, threads(spec.kernel.ir)) == [], report
+        if twin:
+            strided = ptxas.assemble(spec.kernel.ptx(cc, strided=True), arch)
+            assert strided.spill_stores == strided.spill_loads == 0, strided
+    # boundary=None: the border only stores fill values, so every load is an interior one
+    interior = build(kernel, dtypes, **{**options, "boundary": None})
+    report = ptxas.assemble(interior.kernel.ptx((8, 0)), "sm_80")
+    ir = interior.kernel.ir
+    assert report.global_loads == reads_per_point(ir, interior.arg_dtypes), report
+    has_border = any(lo < 0 or hi > 0 for lo, hi in ir.neighborhood)
+    stores = sum(2 if dt.kind == "c" else 1 for dt in interior.out_dtypes)
+    assert report.global_stores == stores * (2 if has_border else 1)   # interior (+ fill)
+
+
+@needs_ptxas
+@pytest.mark.parametrize("kernel, dtypes, options", CASES,
+                         ids=[f"{k.__name__}-{'-'.join(d)}" for k, d, _ in CASES])
+def test_kernels_assemble_without_spills_at_half_occupancy(kernel, dtypes, options):
+    """sm_80 and sm_90: no local-memory spills, registers low enough for >= 50 % occupancy
+    at the launch's block size, and one global load per distinct read of an interior point
+    (the cache does the rest; docs/gpu.md's traffic model)."""
+    check_assembly(kernel, dtypes, options)
+
+
+@needs_ptxas
+@settings(max_examples=max(2, settings().max_examples // 10))
+@given(stencils())
+def test_random_stencils_assemble_without_spills_at_half_occupancy(case):
+    source, _, dtype, _ = case
+    note(source)
+    check_assembly(load_source(source).kernel, [dtype], {"boundary": "reflect"},
+                   archs={(8, 0): "sm_80"}, twin=False)
+
+
+@needs_ptxas
+def test_a_kernel_made_to_spill_fails_the_check():
+    """The check is no formality: the same assembler, held to 16 registers, spills a 7x7
+    float64 table kernel, and :func:`ptxas.problems` says so."""
+    kernel = load_source("""
+def blur7(x, w):
+    acc = 0.0
+    for i in range(-3, 4):
+        for j in range(-3, 4):
+            acc += w[i + 3, j + 3] * x[i, j]
+    return acc
+""").blur7
+    spec = build(kernel, ["float64", "float64"], boundary="reflect", standard_indexing=["w"])
+    ptx = spec.kernel.ptx((8, 0))
+    squeezed = ptxas.assemble(ptx, "sm_80", max_registers=16)
+    assert squeezed.spill_stores > 0 and squeezed.registers < 100   # ptxas floors at 24
+    assert any("spill" in p for p in ptxas.problems(squeezed, 256)), squeezed
+    with_room = ptxas.assemble(ptx, "sm_80")
+    assert with_room.spill_stores == with_room.spill_loads == 0

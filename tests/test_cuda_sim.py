@@ -233,3 +233,30 @@ def test_a_complex_cval_keeps_both_parts(boundary):
     got = gpu(x)
     same(got, cpu(x))
     assert np.asarray(got)[0, 0].imag != 0
+
+
+def test_integer_results_wrap_into_narrow_outputs_as_on_a_gpu():
+    """Issue 21 item 11: ``2 * x[0]`` on int8 [70] raised OverflowError in the simulator
+    (NumPy refuses -200 into int8); a GPU's store wraps, as the cpu target does."""
+    gpu, cpu = both(load_source("def dbl(x):\n    return 2 * x[0] - x[1]\n").dbl,
+                    boundary="wrap")
+    x = np.array([70, -100, 5, 127, -128], np.int8)
+    same(gpu(x), cpu(x))
+    same(gpu(x.astype(np.uint8)), cpu(x.astype(np.uint8)))
+
+
+@pytest.mark.parametrize("shape", [(3, 9, 10), (2, 3, 5, 6), (20, 7)], ids=str)
+def test_the_grid_stride_twin_computes_the_same(monkeypatch, shape):
+    """Past CUDA's 65535 blocks along y or z the grid-stride twin runs; made to run here by
+    a grid limit of 1 block."""
+    from stencilc.codegen import cuda as codegen
+    monkeypatch.setattr(codegen, "MAX_GRID_YZ", 1)
+    d = len(shape) - 1 if len(shape) > 2 else 2
+    body = " + ".join(f"x[{', '.join('-1' if k == a else '0' for k in range(d))}]"
+                      for a in range(d))
+    gpu, cpu = both(load_source(f"def k(x):\n    return {body} - x[{', '.join(['0'] * d)}]\n").k,
+                    boundary="reflect")
+    grid, _, strided = codegen.launch_shape(d, shape[0] if len(shape) > d else 1, shape[-d:])
+    assert strided
+    x = rng.normal(size=shape)
+    same(gpu(x), cpu(x))

@@ -9,14 +9,16 @@ The module holds:
   * the kernel, named after the user's function. Every array argument has one leading batch
     axis (the flattened loop dimensions; length 1 when broadcast), scalars are 1-D arrays of
     the batch. ``threadIdx.x`` runs along the contiguous last axis (coalesced loads), the
-    second-to-last axis along y, batch and outer axes along z, each with a grid-stride loop
-    where the grid may be smaller than the array. Indices are 64-bit. Interior points call
+    second-to-last axis along y, batch and outer axes along z, one point per thread; its
+    twin ``<name>_sc_strided`` has grid-stride loops for grids past CUDA's 65535 blocks along
+    y or z (compiled only if such a launch happens). Indices are 64-bit. Interior points call
     ``_sc_point`` with no boundary logic; the others go through the shared border stores.
 """
 from __future__ import annotations
 
 import ast
 import math
+import re
 
 import numba
 import numpy as np
@@ -49,6 +51,7 @@ def generate_cuda(ir: StencilIR, boundary, cval, fastmath: bool, arg_dtypes,
     emit_header(out, ir, "cuda", spec, dtypes, RUNTIME_MODULE, env_note,
                 other_runtimes={"cpu_": CPU_RUNTIME_MODULE})
     out.add(f"from numba import cuda as {P}cuda")
+    out.add(f"from {RUNTIME_MODULE} import stored as {P}stored")
     out.add("# numba caches compiled code only for modules imported from a file")
     out.add(f"{P}CACHE = __file__.endswith('.py')")
 
@@ -62,8 +65,10 @@ def generate_cuda(ir: StencilIR, boundary, cval, fastmath: bool, arg_dtypes,
 
     device = f"@{P}cuda.jit(device=True, inline='always', fastmath={fastmath})"
     emit_point_functions(out, ir, spec, dtypes, PlainIndex(), device, device, transform=explicit)
-    _kernel(out, ir, spec, fastmath)
-    return GeneratedModule(out.source, f"{P}cpu_point", {"cuda": ir.name}, out.line_map,
+    _kernel(out, ir, spec, fastmath, strided=False)
+    _kernel(out, ir, spec, fastmath, strided=True)
+    return GeneratedModule(out.source, f"{P}cpu_point",
+                           {"cuda": ir.name, "cuda_strided": strided_name(ir)}, out.line_map,
                            fill_inputs=spec.fills)
 
 
@@ -77,14 +82,25 @@ def batched_name(argument: str) -> str:
     return f"{P}all_{argument.removeprefix(P)}"
 
 
-def _kernel(out: Writer, ir: StencilIR, spec: BoundarySpec, fastmath: bool) -> None:
+def strided_name(ir: StencilIR) -> str:
+    """The grid-stride twin of the kernel, launched only where the grid cannot cover the
+    array (more than :data:`MAX_GRID_YZ` blocks along y or z)."""
+    return f"{ir.name}{P}strided"
+
+
+def _kernel(out: Writer, ir: StencilIR, spec: BoundarySpec, fastmath: bool,
+            strided: bool) -> None:
+    """The kernel: one output point per thread, or (``strided``) grid-stride loops over the
+    rows and the batch. The loops keep loop-carried 64-bit indices and array descriptors live
+    (flux-like kernels: 80 registers against 32 without them, so occupancy under 50 %);
+    the one-point kernel is what runs wherever the grid fits, i.e. below 65535 * 8 rows."""
     d = ir.ndim
     outs = [f"{P}out{k}" for k in range(ir.nout)]
     params = [batched_name(a.name) for a in ir.arguments] + fill_params(ir, spec) + \
         [batched_name(o) for o in outs]
     out.gap()
     out.add(f"@{P}cuda.jit(cache={P}CACHE, fastmath={fastmath})")
-    out.add(f"def {ir.name}({', '.join(params)}):")
+    out.add(f"def {strided_name(ir) if strided else ir.name}({', '.join(params)}):")
     first = batched_name(outs[0])
     out.add(f"{P}nb = {first}.shape[0]", 1)
     for k in range(d):
@@ -98,17 +114,29 @@ def _kernel(out: Writer, ir: StencilIR, spec: BoundarySpec, fastmath: bool) -> N
         return f"{P}np.int64({P}cuda.gridDim.{axis}) * {P}cuda.blockDim.{axis}"
 
     last = d - 1
-    out.add(f"{P}i{last} = {thread('x')}", 1)
-    out.add(f"if {P}i{last} < {P}n{last}:", 1)
-    indent = 2
-    if d >= 2:
-        out.add(f"for {P}i{d - 2} in range({thread('y')}, {P}n{d - 2}, {stride('y')}):", indent)
-        indent += 1
     outer = [k for k in range(d - 2)]            # core axes spread over z with the batch
     extent = " * ".join([f"{P}nb"] + [f"{P}n{k}" for k in outer])
     z = "z" if d >= 2 else "y"
-    out.add(f"for {P}t in range({P}cuda.blockIdx.{z}, {extent}, {P}cuda.gridDim.{z}):", indent)
-    indent += 1
+    out.add(f"{P}i{last} = {thread('x')}", 1)
+    if strided:
+        out.add(f"if {P}i{last} < {P}n{last}:", 1)
+        indent = 2
+        if d >= 2:
+            out.add(f"for {P}i{d - 2} in range({thread('y')}, {P}n{d - 2}, {stride('y')}):",
+                    indent)
+            indent += 1
+        out.add(f"for {P}t in range({P}cuda.blockIdx.{z}, {extent}, {P}cuda.gridDim.{z}):",
+                indent)
+        indent += 1
+    else:
+        tests = [f"{P}i{last} < {P}n{last}"]
+        if d >= 2:
+            out.add(f"{P}i{d - 2} = {thread('y')}", 1)
+            tests.append(f"{P}i{d - 2} < {P}n{d - 2}")
+        out.add(f"{P}t = {P}np.int64({P}cuda.blockIdx.{z})", 1)
+        tests.append(f"{P}t < {extent}")
+        out.add(f"if {' and '.join(tests)}:", 1)
+        indent = 2
     out.add(f"{P}r = {P}t", indent)
     for k in reversed(outer):
         out.add(f"{P}i{k} = {P}r % {P}n{k}", indent)
@@ -119,7 +147,7 @@ def _kernel(out: Writer, ir: StencilIR, spec: BoundarySpec, fastmath: bool) -> N
         out.add(f"{a.name} = {whole}[{P}b if {whole}.shape[0] > 1 else 0]", indent)
     for o in outs:
         out.add(f"{o} = {batched_name(o)}[{P}b]", indent)
-    interior, border = point_stores(ir, spec)
+    interior, border = (_converted_stores(lines) for lines in point_stores(ir, spec))
     tests = [f"{max(0, -lo)} <= {P}i{k} < {P}n{k} - {max(0, hi)}"
              for k, (lo, hi) in enumerate(ir.neighborhood) if lo < 0 or hi > 0]
     if not tests:
@@ -134,17 +162,33 @@ def _kernel(out: Writer, ir: StencilIR, spec: BoundarySpec, fastmath: bool) -> N
         out.add(line, indent + 1)
 
 
+_STORE = re.compile(rf"^(\s*)({P}out\d+)\[(.*)\] = (.*)$")
+
+
+def _converted_stores(lines: list[str]) -> list[str]:
+    """Each store into an output converted through ``_sc_stored`` (numba's C cast on a GPU;
+    the same wraparound in the simulator)."""
+    converted = []
+    for line in lines:
+        found = _STORE.match(line)
+        converted.append(line if found is None else
+                         f"{found[1]}{found[2]}[{found[3]}] = {P}stored({found[4]}, {found[2]})")
+    return converted
+
+
 def launch_shape(ndim: int, batch: int, core_shape: tuple[int, ...]):
-    """(blocks per grid, threads per block) for ``batch`` blocks of ``core_shape``."""
+    """(blocks per grid, threads per block, whether the grid-stride kernel is needed) for
+    ``batch`` blocks of ``core_shape``."""
     if ndim == 1:
         block = BLOCK_1D
-        grid = (math.ceil(core_shape[0] / block[0]), min(batch, MAX_GRID_YZ), 1)
+        wanted = (math.ceil(core_shape[0] / block[0]), batch, 1)
     else:
         block = BLOCK_2D
         outer = batch * math.prod(core_shape[:-2])
-        grid = (math.ceil(core_shape[-1] / block[0]),
-                min(math.ceil(core_shape[-2] / block[1]), MAX_GRID_YZ), min(outer, MAX_GRID_YZ))
-    return grid, block
+        wanted = (math.ceil(core_shape[-1] / block[0]), math.ceil(core_shape[-2] / block[1]),
+                  outer)
+    grid = (wanted[0], min(wanted[1], MAX_GRID_YZ), min(wanted[2], MAX_GRID_YZ))
+    return grid, block, grid != wanted
 
 
 def refuse_what_cannot_run(ir: StencilIR) -> None:

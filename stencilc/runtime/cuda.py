@@ -9,7 +9,8 @@ machine with no GPU (``f.inspect_asm`` and the tests).
 """
 from __future__ import annotations
 
-from numba import cuda
+import numpy as np
+from numba import config, cuda
 
 from .. import boundary
 
@@ -28,3 +29,16 @@ def checked_offset(offset, lo, hi):
     if offset < lo or offset > hi:
         raise IndexError("stencilc: a relative offset left the kernel's declared neighborhood")
     return offset
+
+
+if config.ENABLE_CUDASIM:
+    @device
+    def stored(value, out):
+        """``value`` converted to ``out``'s dtype as a GPU store converts it: integers wrap
+        (the simulator's NumPy refuses ``int8 <- -200`` with OverflowError)."""
+        return np.asarray(value).astype(out.dtype)[()]
+else:
+    @device
+    def stored(value, out):
+        """On a GPU the store itself converts (a C cast: integers wrap); nothing to do."""
+        return value

@@ -30,7 +30,7 @@ from .cpu import CpuTarget
 DEFAULT_CC = (8, 0)
 
 #: cache entries sealed after their kernel's first launch in this process
-_SEALED: set[str] = set()
+_SEALED: set[tuple[str, bool]] = set()
 
 
 def is_device_array(value: Any) -> bool:
@@ -78,7 +78,8 @@ class CudaTarget:
         # numba-cuda compiles the kernel for the argument types at its first launch
         return CudaKernel(getattr(module, generated.kernels["cuda"]), ir, tuple(arg_dtypes),
                           tuple(out_dtypes), generated.fill_inputs,
-                          module.__name__ if cache else None)
+                          module.__name__ if cache else None,
+                          getattr(module, generated.kernels["cuda_strided"]))
 
     def run(self, kernel: "CudaKernel", arrays: Sequence[Any], out: tuple | None) -> Any:
         return kernel(arrays, out)
@@ -136,35 +137,41 @@ class CudaKernel:
                    for dt in self.out_dtypes]
         return result
 
-    def ptx(self, cc: tuple[int, int] | None = None) -> str:
-        """The kernel compiled to PTX for ``cc`` (the current device's, else
-        :data:`DEFAULT_CC`); needs NVVM, not a GPU."""
+    def ptx(self, cc: tuple[int, int] | None = None, strided: bool = False) -> str:
+        """The kernel (or its grid-stride twin) compiled to PTX for ``cc`` (the current
+        device's, else :data:`DEFAULT_CC`); needs NVVM, not a GPU."""
         from numba import cuda
         if cc is None:
             cc = cuda.get_current_device().compute_capability if _has_gpu() else DEFAULT_CC
-        ptx, _ = cuda.compile_ptx(self.dispatcher.py_func, tuple(self.numba_types()), cc=cc)
+        dispatcher = self.strided if strided else self.dispatcher
+        ptx, _ = cuda.compile_ptx(dispatcher.py_func, tuple(self.numba_types()), cc=cc)
         return ptx
 
     cache_name: str | None = None   # the generated module's cache entry, if it has one
+    strided: Any = None             # the grid-stride twin, for grids past CUDA's limits
 
     def require_gpu(self) -> None:
         """stencilc's one-line error where no GPU (or simulator) can run the kernel, before
         numba-cuda's driver errors."""
         if not CudaTarget().available():
-            raise TargetUnavailableError(f"{self.ir.name}: no CUDA GPU here to run a target='cuda' kernel "
-                               "(it compiles and f.inspect_asm() shows its PTX; "
-                               "NUMBA_ENABLE_CUDASIM=1 runs it in numba-cuda's simulator)")
+            raise TargetUnavailableError(
+                f"{self.ir.name}: no CUDA GPU here to run a target='cuda' kernel (it compiles "
+                "and f.inspect_asm() shows its PTX; NUMBA_ENABLE_CUDASIM=1 runs it in "
+                "numba-cuda's simulator)")
 
-    def launch(self, grid, block, args: tuple) -> None:
-        """Launch the kernel. numba-cuda compiles it at its first launch and writes the cache
-        entry's files then: the first launch holds the entry's lock and seals it after."""
-        if self.cache_name is None or self.cache_name in _SEALED:
-            self.dispatcher[grid, block](*args)
+    def launch(self, grid, block, args: tuple, strided: bool = False) -> None:
+        """Launch the kernel (or its grid-stride twin). numba-cuda compiles each at its first
+        launch and writes the cache entry's files then: that launch holds the entry's lock
+        and seals it after."""
+        dispatcher = self.strided if strided else self.dispatcher
+        sealed = (self.cache_name, strided)
+        if self.cache_name is None or sealed in _SEALED:
+            dispatcher[grid, block](*args)
             return
         with compile_lock(self.cache_name):
-            self.dispatcher[grid, block](*args)
+            dispatcher[grid, block](*args)
             seal_entry(self.cache_name)
-        _SEALED.add(self.cache_name)
+        _SEALED.add(sealed)
 
     def __call__(self, arrays: Sequence[Any], out: tuple | None) -> Any:
         from numba import cuda
@@ -192,8 +199,8 @@ class CudaKernel:
         if batch and math.prod(core_shape):
             from ..codegen.cuda import launch_shape
 
-            grid, block = launch_shape(ir.ndim, batch, core_shape)
-            self.launch(grid, block, (*inputs, *fills, *results))
+            grid, block, strided = launch_shape(ir.ndim, batch, core_shape)
+            self.launch(grid, block, (*inputs, *fills, *results), strided)
         full = loop_shape + core_shape
         finished = []
         for k, result in enumerate(results):
