@@ -60,9 +60,11 @@ bench: $(STAMP)
 	$(PY) benchmarks/iterate.py
 	$(PY) benchmarks/plot.py
 
+# The memory-traffic model from the assembler (no GPU needed; docs/bench-gpu-model.json), then
 # GPU speed against cupyx.scipy.ndimage, the device's copy bandwidth and the parallel CPU
 # target (benchmarks/gpu_suite.py; says so and exits 0 where no GPU is present).
 bench-gpu: $(STAMP)
+	$(PY) benchmarks/gpu_model.py
 	$(PY) benchmarks/gpu_suite.py
 
 clean:

@@ -202,3 +202,20 @@ def blur7(x, w):
     assert any("spill" in p for p in ptxas.problems(squeezed, 256)), squeezed
     with_room = ptxas.assemble(ptx, "sm_80")
     assert with_room.spill_stores == with_room.spill_loads == 0
+
+
+@needs_ptxas
+def test_the_traffic_model_of_docs_gpu():
+    """benchmarks/gpu_model.py: the numbers docs/gpu.md quotes, from the tile arithmetic."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).parent.parent / "benchmarks" / "gpu_model.py"
+    spec = importlib.util.spec_from_file_location("gpu_model", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.traffic(((-1, 1), (-1, 1))) == (34 * 10 / 256 + 1,) * 2
+    assert module.traffic(((-1, 1), (-1, 1), (-1, 1))) == (34 * 10 / 256 + 1,
+                                                           34 * 10 / 256 + 3)
+    rows = {r["case"]: r for r in module.model()}
+    assert rows["mean3"]["loads_per_point"] == 9 and rows["laplacian7"]["loads_per_point"] == 7
+    assert rows["mean3"]["copy_fraction"] == [0.86, 0.86]
