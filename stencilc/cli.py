@@ -180,6 +180,13 @@ def command_apply(args) -> int:
                 f"has {d} core dimension(s): is the last axis ({stack.shape[-1]} long) a "
                 "colour channel axis? Say which axis holds channels with --channel-axis, or "
                 f"use a {image_ndim}-D kernel", EXIT_DATA)
+        looks_last = stack.shape[-1] <= MAX_DEFAULT_CHANNELS < stack.shape[1 + channel]
+        if given is not None and channel != image_ndim - 1 and looks_last:
+            raise CommandError(
+                f"--channel-axis {given}: axis {channel} of the images "
+                f"{tuple(stack.shape[1:])} has {stack.shape[1 + channel]} entries, but the "
+                f"last has {stack.shape[-1]}: these look like colour images with channels "
+                "last; drop --channel-axis (or give -1)", EXIT_USAGE)
         core = tuple(1 + k for k in range(image_ndim) if k != channel)
     else:
         raise CommandError(f"the images are {image_ndim}-D {tuple(stack.shape[1:])}, but "

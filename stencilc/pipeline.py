@@ -27,7 +27,7 @@ from .errors import StencilError, StencilInternalError, StencilTypingError
 from .frontend import parse_kernel
 from .ir import StencilIR
 from .passes import shape_needs, simplify
-from .progress import compile_notice
+from .progress import compile_notice, interruptible
 
 if TYPE_CHECKING:  # pragma: no cover
     from .options import Options
@@ -82,7 +82,7 @@ def build(ir: StencilIR, options: Options, target: Target, arg_dtypes: DTypes,
     """Compile ``ir`` for ``arg_dtypes``; ``out_dtypes`` None means: apply ``out_dtype``."""
     with compile_notice(f"kernel {ir.name!r} for {names(arg_dtypes)} on target "
                         f"{target.name!r}"):
-        return _build(ir, options, target, arg_dtypes, out_dtypes)
+        return interruptible(lambda: _build(ir, options, target, arg_dtypes, out_dtypes))
 
 
 def _build(ir: StencilIR, options: Options, target: Target, arg_dtypes: DTypes,

@@ -212,6 +212,10 @@ def test_channel_axis_and_kernel_dimensions_are_validated(tmp_path, kernels, cap
              (f"{kernels}:mean5", "rgb", ["--channel-axis", "-4"], EXIT_USAGE, "out of range"),
              (f"{kernels}:mean5", "grey", ["--channel-axis", "0"], EXIT_USAGE,
               "no channel axis"),
+             # issue 21 item 6: channels-last colour images with --channel-axis 0 wrote
+             # (H, 3, W) files of H "channels"
+             (f"{kernels}:mean5", "rgb", ["--channel-axis", "0"], EXIT_USAGE,
+              "look like colour images with channels last"),
              (f"{tmp_path / 'one_d.py'}:row_diff", "grey", [], EXIT_DATA, "--channel-axis")]
     for kernel, folder, extra, code, words in cases:
         capsys.readouterr()

@@ -227,3 +227,32 @@ def test_masked_arrays_are_refused_not_silently_unmasked(kind):
     for run in (lambda: f(arg), lambda: f.iterate(arg, steps=2)):
         with pytest.raises(TypeError, match="argument 'u' is a masked array.*filled"):
             run()
+
+
+COMPILING = """
+import os, signal, sys, threading, time
+sys.path.insert(0, {tests!r})
+import numpy as np
+from conftest import load_source
+from stencilc import stencil_ufunc
+terms = " + ".join(f"x[{{k % 7 - 3}}, {{k % 5 - 2}}] * {{k}}" for k in range(600))
+f = stencil_ufunc(boundary="nearest", cache=False)(load_source(f"def big(x):\\n    return {{terms}}\\n").big)
+threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+start = time.perf_counter()
+try:
+    f(np.ones((8, 8)))
+    print("finished", time.perf_counter() - start)
+except KeyboardInterrupt:
+    print("interrupted", time.perf_counter() - start - 1.5)
+"""
+
+
+def test_ctrl_c_stops_a_long_compile():
+    """Issue 25 item 11: a long compile (LLVM checks no signals) ignored Ctrl-C until it
+    ended (this one takes ~15 s); the caller now gets KeyboardInterrupt at once."""
+    import os
+    done = subprocess.run([sys.executable, "-c", COMPILING.format(tests=os.path.dirname(__file__))],
+                          capture_output=True, text=True, timeout=120)
+    words = done.stdout.split()
+    assert words[:1] == ["interrupted"], done.stdout + done.stderr[-2000:]
+    assert float(words[1]) < 2
