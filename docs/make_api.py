@@ -22,9 +22,11 @@ SECTIONS = [
                            StencilUFunc.ir]),
     ("Images (`stencilc.image`)", [image.imread, image.imsave, image.ImageFileError,
                                    image.list_files, image.default_extension,
-                                   image.output_format, image.natural_sorted]),
+                                   image.output_format, image.natural_sorted,
+                                   image.is_name_pattern]),
     ("Errors", [stencilc.StencilError, stencilc.StencilSyntaxError, stencilc.StencilNameError,
-                stencilc.StencilTypingError, stencilc.StencilInternalError]),
+                stencilc.StencilTypingError, stencilc.StencilInternalError,
+                stencilc.TargetUnavailableError]),
     ("The command (`stencilc.cli`)", [cli.main]),
 ]
 
