@@ -13,7 +13,7 @@ from unittest import mock
 import dask.array as da
 import numpy as np
 import pytest
-from hypothesis import given, note
+from hypothesis import example, given, note
 from hypothesis import strategies as st
 
 from conftest import load_source
@@ -98,6 +98,10 @@ MODES = [None, "nearest", "reflect", "mirror", "wrap", "constant", ("wrap", "nea
        shape=st.tuples(st.integers(0, 3), st.integers(1, 40), st.integers(1, 40)),
        steps=st.integers(0, 12), block_steps=st.one_of(st.none(), st.integers(1, 5)),
        seed=st.integers(0, 2**16))
+# found by this test: a mirror read past the last row (offset +2) came back three rows, past
+# a ghost zone one row deep (the neighbourhood reaches 1 below, 2 above)
+@example(mode="mirror", shape=(1, 3, 17), steps=1, block_steps=3, seed=0)
+@example(mode="reflect", shape=(2, 7, 5), steps=5, block_steps=4, seed=1)
 def test_numpy_iterate_equals_numpy_slicing_step_by_step(mode, shape, steps, block_steps,
                                                          seed):
     x = np.random.default_rng(seed).integers(0, 1000, shape).astype(np.int64)
@@ -358,3 +362,34 @@ def test_axes_pick_the_core_axes_as_for_a_call():
         f.iterate(x, steps=1, axes=[(0, 1), (1, 2)])
     with pytest.raises(TypeError, match="dims= names xarray dimensions"):
         f.iterate(x, steps=1, dims=("a", "b"))
+
+
+@pytest.mark.parametrize("target", ["cpu", "parallel"])
+@pytest.mark.parametrize("loop_wins", [True, False])
+def test_the_timed_choice_between_tiles_and_the_loop_equals_the_loop(monkeypatch, target,
+                                                                     loop_wins):
+    """Issue 24: with many steps iterate times a tiled round against as many looped steps
+    and runs the rest the faster way; either way (forced here) the loop's numbers, for one
+    image and a stack, two outputs and fixed arguments included."""
+    from stencilc.stepping import tiles
+    chosen = []
+
+    def forced(tiled, looped):
+        chosen.append((tiled, looped))
+        return loop_wins
+
+    monkeypatch.setattr(tiles, "prefer_loop", forced)
+    monkeypatch.setattr(plan, "cache_bytes", lambda: 200000)   # rounds of 2 to 4 steps
+    rng = np.random.default_rng(24)
+    heat = make("heat", boundary="reflect", target=target)
+    for u in (rng.random((300, 200)).astype(np.float32), rng.random((2, 150, 160))):
+        alpha = u.dtype.type(0.2)
+        expected, = loop(heat, (u,), (alpha,), 37)
+        np.testing.assert_array_equal(heat.iterate(u, alpha, steps=37), expected)
+    wave = make("wave", boundary=("nearest", "wrap"), target=target)
+    u, u_prev, c = rng.random((2, 200, 150)), rng.random((2, 200, 150)), rng.random((200, 150))
+    k = np.array([0.1, 0.3])
+    for got, want in zip(wave.iterate(u, u_prev, c, k, steps=29), loop(wave, (u, u_prev),
+                                                                        (c, k), 29)):
+        np.testing.assert_array_equal(got, want)
+    assert len(chosen) == 3 and all(t > 0 and l > 0 for t, l in chosen)

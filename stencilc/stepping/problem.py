@@ -39,7 +39,17 @@ class Stepping:
 
     @property
     def reach(self) -> Reach:
-        return Reach.of(self.ir.neighborhood)
+        """How far a step reads along each axis, for ghost zones. Along ``reflect`` and
+        ``mirror`` axes the larger side counts on both: a read past a true edge comes back
+        into the array as far as it went out, so with ``x[-1] + x[2]`` the last row reads the
+        row three back, past a ghost zone only one row deep (the tiles' results differed
+        from the loop's)."""
+        reach = Reach.of(self.ir.neighborhood)
+        below, above = list(reach.below), list(reach.above)
+        for axis, mode in enumerate(self.modes):
+            if mode in ("reflect", "mirror"):
+                below[axis] = above[axis] = max(below[axis], above[axis])
+        return Reach(tuple(below), tuple(above))
 
 
 def advance(f: "StencilUFunc", spec: "Specialization", arrays: Sequence[Any], steps: int,

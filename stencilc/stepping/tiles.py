@@ -17,8 +17,11 @@ applied at a cut), but the error moves inward one reach per step and never reach
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
+import time
+from dataclasses import replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -38,6 +41,8 @@ Tasks = list[Callable[[], None]]
 
 #: tiles per thread in a round on several threads, so one that starts late takes fewer
 TILES_PER_THREAD = 4
+#: the band of rows that holds every row (the gufunc's band inputs)
+ALL_ROWS = np.iinfo(np.intp).max
 
 
 def in_turn(tasks: Tasks) -> None:
@@ -64,13 +69,72 @@ def advance(gufunc: Callable, arrays: Sequence[Any], stepping: Stepping,
         per_point = sum(2 * operands[s].itemsize for s in range(stepping.nstate)) + \
             sum(o.itemsize for k, o in enumerate(operands[stepping.nstate:], stepping.nstate)
                 if kinds[k] == REGION)
+        chosen = plan is not None or stepping.block_steps is not None
         plan = plan or plan_tiles(core, images, stepping.reach, per_point, stepping.steps,
                                   stepping.block_steps, tiles=TILES_PER_THREAD * threads
                                   if threads > 1 else 1)
-        finals = _rounds(gufunc, operands, kinds, stepping, keep, plan, run_all)
+        if stepping.keep is not None or chosen:
+            finals = _rounds(gufunc, operands, kinds, stepping, keep, plan, run_all)
+        else:
+            finals = _fastest(gufunc, operands, kinds, stepping, keep, plan, run_all, threads)
     shape = loop_shape + core
     return tuple((np.array(f, copy=True) if f is operands[s] else f).reshape(shape)
                  for s, f in enumerate(finals))
+
+
+def _fastest(gufunc, operands, kinds, stepping: Stepping, keep: Ranges, plan: TilePlan,
+             run_all: Callable[[Tasks], None], threads: int) -> list[np.ndarray]:
+    """All steps, by cache tiles or by the plain loop, whichever is faster here. Tiles win
+    where the state streams from memory every step; where it stays in cache (a 2048² float32
+    state in a 32 MiB L3) the loop can win, and only a clock can say: with enough steps, the
+    first round runs tiled and the next as many steps looped, both timed, and the faster
+    runs the rest. Both give the loop's numbers bit for bit, so the choice changes only the
+    time. A plan of one step per round is the loop without its copies: the loop runs."""
+    k, steps, nstate = plan.block_steps, stepping.steps, stepping.nstate
+    if k == 1:
+        return _loop(gufunc, operands, nstate, steps, run_all, threads)
+    if steps < MEASURED_ROUNDS * k:
+        return _rounds(gufunc, operands, kinds, stepping, keep, plan, run_all)
+    started = time.perf_counter()
+    state = _rounds(gufunc, operands, kinds, replace(stepping, steps=k), keep, plan, run_all)
+    tiled = time.perf_counter() - started
+    started = time.perf_counter()
+    state = _loop(gufunc, state + operands[nstate:], nstate, k, run_all, threads)
+    looped = time.perf_counter() - started
+    rest = replace(stepping, steps=steps - 2 * k)
+    operands = state + operands[nstate:]
+    if prefer_loop(tiled, looped):
+        return _loop(gufunc, operands, nstate, rest.steps, run_all, threads)
+    return _rounds(gufunc, operands, kinds, rest, keep, plan, run_all)
+
+
+#: with fewer steps than this many rounds, the plan is run untimed (timing costs two rounds)
+MEASURED_ROUNDS = 4
+
+
+def prefer_loop(tiled_seconds: float, looped_seconds: float) -> bool:
+    """Whether the loop ran the same number of steps faster than the tiles."""
+    return looped_seconds < tiled_seconds
+
+
+def _loop(gufunc, operands, nstate: int, steps: int, run_all: Callable[[Tasks], None],
+          threads: int) -> list[np.ndarray]:
+    """``steps`` plain steps over the whole state, ping-ponging between two buffers (none
+    allocated per step); on several threads, each step's rows in bands."""
+    state = [operands[s] for s in range(nstate)]
+    others = list(operands[nstate:])
+    buffers: list = [None, None]
+    rows = state[0].shape[1] if state[0].ndim > 1 else 1
+    bands = [(0, ALL_ROWS)] if threads <= 1 else \
+        cuts(rows, -(-rows // (TILES_PER_THREAD * threads)))
+    for j in range(steps):
+        if buffers[j % 2] is None:
+            buffers[j % 2] = [np.empty_like(s) for s in state]
+        out = tuple(buffers[j % 2])
+        inputs = state + others
+        run_all([functools.partial(gufunc, inputs, out, band=band) for band in bands])
+        state = list(out)
+    return state
 
 
 def _flatten(ir, arrays):

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
+from ..stepping.tiles import ALL_ROWS  # noqa: F401  (the band that holds every row)
+
 if TYPE_CHECKING:  # pragma: no cover
     from concurrent.futures import ThreadPoolExecutor
 
-#: the band that holds every row
-ALL_ROWS = np.iinfo(np.intp).max
 #: below this many elements in the largest input, threads cost more than they save (waking
 #: a pool thread takes 0.05-0.1 ms)
 SMALL_CALL = 2**20
