@@ -235,13 +235,14 @@ def command_inspect(args) -> int:
 
 
 def command_targets(args) -> int:
-    from .targets import REGISTRY
+    from .targets import REGISTRY, threading_report
     print(f"{'target':10s} {'aliases':10s} {'usable here':12s} description / needs")
     for name, target in REGISTRY.items():
         usable = "yes" if target.available() else "no"
         aliases = ",".join(getattr(target, "aliases", ())) or "-"
         print(f"{name:10s} {aliases:10s} {usable:12s} {target.description}")
         print(f"{'':34s} needs: {target.requires}")
+    print(f"\nparallel: {threading_report()}")
     return EXIT_OK
 
 

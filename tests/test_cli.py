@@ -139,6 +139,9 @@ def test_inspect_and_targets(kernels, capsys):
     assert run("targets") == EXIT_OK
     listing = capsys.readouterr().out
     assert all(name in listing for name in ("cpu", "parallel", "cuda"))
+    import numba     # issue 24: the threading layer parallel runs on, as numba reports it
+    assert f"numba threading layer {numba.threading_layer()!r}" in listing
+    assert f"({numba.get_num_threads()} threads;" in listing
 
 
 def test_bench_and_demo_are_checked_against_the_seed(tmp_path, capsys):

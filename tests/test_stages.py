@@ -297,3 +297,36 @@ def test_a_long_compile_says_what_it_is_compiling(monkeypatch, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "stencilc"]
     assert len(lines) == 1
     assert lines[0].startswith("stencilc: compiling kernel 'slow' for (float64) on target 'cpu'")
+
+
+def test_parallel_uses_threads_only_where_the_clock_says_they_pay(monkeypatch):
+    """Issue 24: `parallel` must not lose to `cpu` (small work, busy cores). Per size class
+    it times both ways on its first calls, keeps the faster, and times again every RECHECK
+    calls. A fake clock makes the times; the values are the cpu target's either way."""
+    from stencilc.targets import cpu as cpu_targets
+    clock = [0.0]
+    cost = {True: 5.0, False: 1.0}           # threads slower: a busy host
+    monkeypatch.setattr(cpu_targets.time, "perf_counter", lambda: clock[0])
+    choice = cpu_targets.ThreadsOrNot()
+    ran = []
+
+    def call(threaded):
+        ran.append(threaded)
+        clock[0] += cost[threaded]
+        return threaded
+
+    for _ in range(10):
+        choice.run(call)
+    assert ran[:4] == [True, False, True, False] and set(ran[4:]) == {False}
+    cost[True], cost[False] = 0.5, 1.0       # the host is idle again
+    for _ in range(choice.RECHECK):
+        choice.run(call)
+    assert ran[-1] is True and choice.threaded
+
+    kernel = load_source("def k(x):\n    return x[-1, 0] + 2 * x[0, 1]\n").k
+    parallel = stencil_ufunc(boundary="nearest", target="parallel")(kernel)
+    serial = stencil_ufunc(boundary="nearest")(kernel)
+    for x in (np.random.default_rng(1).random((1100, 1000)),
+              np.random.default_rng(2).random((40, 60, 70))):
+        for _ in range(5):                   # trials both ways, then the choice
+            np.testing.assert_array_equal(parallel(x), serial(x))

@@ -105,7 +105,7 @@ def get(name: str) -> Target:
     return REGISTRY[canonical_name(name)]
 
 
-from .cpu import CpuTarget, ParallelTarget  # noqa: E402  (the built-in entries)
+from .cpu import CpuTarget, ParallelTarget, threading_report  # noqa: E402,F401  (built-ins)
 from .cuda import CudaTarget  # noqa: E402
 
 register(CpuTarget())

@@ -17,6 +17,7 @@ import contextlib
 import functools
 import math
 import threading
+import time
 import types
 import warnings
 from dataclasses import dataclass, replace
@@ -103,7 +104,17 @@ class ParallelTarget(CpuTarget):
 
     def run(self, kernel: "_ParallelKernel", arrays, out):
         threads = numba.get_num_threads()
-        if _spread_blocks(kernel.ir, arrays, threads):
+        path = "blocks" if _spread_blocks(kernel.ir, arrays, threads) else "rows"
+        work = max((a.size for a in arrays if isinstance(a, np.ndarray)), default=0)
+        choice = kernel.choices[(path, work.bit_length())]
+        return choice.run(lambda threaded: self._run(kernel, arrays, out, path, threaded,
+                                                     threads))
+
+    @staticmethod
+    def _run(kernel: "_ParallelKernel", arrays, out, path: str, threaded: bool, threads: int):
+        if not threaded:      # the cpu target's call: one thread
+            return kernel.get("rows")(arrays, out)
+        if path == "blocks":
             with _workqueue_guard():
                 return kernel.get("blocks")(arrays, out)
         return run_in_rows(kernel.get("rows"), arrays, out, threads)
@@ -173,6 +184,7 @@ class _ParallelKernel:
         self._builders = builders
         self._built: dict[str, Gufunc] = {}
         self._lock = threading.Lock()
+        self.choices = _Choices()
 
     def get(self, path: str) -> Gufunc:
         found = self._built.get(path)
@@ -198,6 +210,56 @@ class _ParallelKernel:
             return build(cache=False)
 
 
+class _Choices(dict):
+    """One :class:`ThreadsOrNot` per dispatch path and size class (powers of two of the
+    largest input), made on first use."""
+
+    def __missing__(self, key) -> "ThreadsOrNot":
+        return self.setdefault(key, ThreadsOrNot())
+
+
+class ThreadsOrNot:
+    """Whether calls of one size class run faster on threads or on one thread, by the clock.
+
+    Splitting pays for large work on idle cores; it loses on small work (waking threads) and
+    on busy cores (a thread waits for a core: a shared 2-core host showed an 8 ms floor where
+    one thread took 1.7 ms). Neither is known in advance, so the first calls of a size class
+    run both ways in turn (:data:`TRIALS` each, the best of each kept), the faster is used,
+    and every :data:`RECHECK` calls both are timed again, as the host's load changes. Both
+    ways give the same numbers bit for bit (the same compiled point function)."""
+
+    TRIALS = 2
+    RECHECK = 64
+
+    def __init__(self):
+        self.best = {True: math.inf, False: math.inf}
+        self.trials = 0
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    @property
+    def threaded(self) -> bool:
+        return self.best[True] <= self.best[False]
+
+    def run(self, call: Callable[[bool], Any]) -> Any:
+        with self._lock:
+            self.calls += 1
+            if self.calls % self.RECHECK == 0:
+                self.best = {True: math.inf, False: math.inf}
+                self.trials = 0
+            trying = self.trials < 2 * self.TRIALS
+            threaded = self.trials % 2 == 0 if trying else self.threaded
+            self.trials += trying
+        if not trying:
+            return call(threaded)
+        started = time.perf_counter()
+        result = call(threaded)
+        elapsed = time.perf_counter() - started
+        with self._lock:
+            self.best[threaded] = min(self.best[threaded], elapsed)
+        return result
+
+
 # Dispatch thresholds of the parallel target (see _spread_blocks), chosen rather than tuned:
 # with 4+ blocks per thread, uneven shares cost at most a quarter of the work; a block under
 # 16k points is too small to split its rows. make bench runs both paths (a stack, one image).
@@ -220,6 +282,26 @@ def _spread_blocks(ir: StencilIR, arrays, threads: int) -> bool:
 
 
 _workqueue_lock = threading.Lock()
+
+
+def threading_report() -> str:
+    """numba's threading layer and thread count, as the parallel target uses them (a tiny
+    parallel loop is compiled first: numba picks its layer at the first parallel run)."""
+    @numba.njit(parallel=True, cache=False)
+    def touch(n):
+        total = 0
+        for i in numba.prange(n):
+            total += i
+        return total
+
+    try:
+        touch(4)
+        layer = numba.threading_layer()
+    except Exception as error:   # noqa: BLE001 - no layer can start: say why
+        return f"no threading layer ({type(error).__name__}: {error})"
+    return (f"numba threading layer {layer!r} ({numba.get_num_threads()} threads; "
+            f"NUMBA_THREADING_LAYER={numba.config.THREADING_LAYER!r}); each size of call "
+            "runs threaded or on one thread, whichever its first calls timed faster")
 
 
 @contextlib.contextmanager
