@@ -12,10 +12,16 @@ loop of single calls on the Dask array: wall time of ``.compute()`` and the grap
 count. Every result is checked bit for bit against the loop's. CPU times are medians of
 three runs; the Dask ones single runs.
 
-Writes docs/bench-iterate.json.
+The size sweep (issue 24): heat and Life at 256² to 8192², the 3-D Laplacian at 64³ to 256³,
+both CPU targets, quiet and with a second process spinning on one core; it prints issue 24's
+goals as PASS/FAIL lines for this run (iterate never slower than the loop; 2-D heat >= 2x
+past the last-level cache; bit for bit).
 
-    python benchmarks/iterate.py            # the issue's sizes (about 5 minutes on 2 cores)
-    python benchmarks/iterate.py --quick    # small sizes: a smoke run
+Writes docs/bench-iterate.json and docs/bench-iterate.png (speed-up against state size).
+
+    python benchmarks/iterate.py              # everything (about 12 minutes on 2 cores)
+    python benchmarks/iterate.py --sweep-only # the size sweep and its plot
+    python benchmarks/iterate.py --quick      # small sizes: a smoke run
 """
 from __future__ import annotations
 
@@ -154,21 +160,143 @@ def run_dask(quick: bool) -> dict:
     return row
 
 
+SWEEP_2D = (256, 1024, 2048, 4096, 8192)
+SWEEP_3D = (64, 128, 256)
+
+
+def sweep_cases(quick: bool):
+    """The size sweep of issue 24: every case at every size, steps chosen so that a loop runs
+    a fraction of a second (at least 16: enough rounds for iterate's timed choice)."""
+    rng = np.random.default_rng(2)
+    sizes_2d, sizes_3d = ((256, 512), (32, 64)) if quick else (SWEEP_2D, SWEEP_3D)
+    for n in sizes_2d:
+        steps = max(16, min(400, int(4e8 / n**2)))
+        yield "heat 2-D float32", heat_kernel, (rng.random((n, n), dtype=np.float32),
+                                                np.float32(0.1)), steps
+        yield "Life uint8 wrap", life_kernel, ((rng.random((n, n)) < 0.3).astype(np.uint8),), \
+            steps
+    for n in sizes_3d:
+        steps = max(16, min(200, int(1e8 / n**3)))
+        yield "Laplacian 3-D float64", laplace3d_kernel, (rng.random((n, n, n)), 0.1), steps
+
+
+def run_sweep(quick: bool, busy: bool) -> list[dict]:
+    """iterate / loop for every size, both CPU targets; with ``busy``, a second process spins
+    on one core all the while (a shared host)."""
+    import subprocess
+    import sys
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+    rows = []
+    try:
+        for name, make, args, steps in sweep_cases(quick):
+            for target in ("cpu", "parallel"):
+                f = make(target)
+                warm_up(f, args)
+                loop_s, expected = timed(lambda: loop(f, args, steps), REPEATS)
+                iterate_s, result = timed(lambda: f.iterate(*args, steps=steps), REPEATS)
+                row = {"case": name, "target": target, "busy": busy,
+                       "shape": list(args[0].shape), "state_bytes": int(args[0].nbytes),
+                       "steps": steps, "loop_s": loop_s, "iterate_s": iterate_s,
+                       "speedup_vs_loop": loop_s / iterate_s,
+                       "bit_identical": bool(np.array_equal(result, expected))}
+                rows.append(row)
+                print(f"{'busy ' if busy else 'quiet'} {name:22s} {str(row['shape']):16s} "
+                      f"{target:8s} x{steps:<4d} loop {loop_s:6.3f} s  iterate "
+                      f"{iterate_s:6.3f} s  {row['speedup_vs_loop']:5.2f}x  identical "
+                      f"{row['bit_identical']}", flush=True)
+    finally:
+        if spinner is not None:
+            spinner.kill()
+    return rows
+
+
+def sweep_goals(rows: list[dict], last_level_cache: int) -> list[str]:
+    """Issue 24's goals, checked on this run's sweep: one line each, PASS or FAIL."""
+    slowest = min(rows, key=lambda r: r["speedup_vs_loop"])
+    big_heat = [r for r in rows if r["case"].startswith("heat")
+                and r["state_bytes"] > last_level_cache]
+    lines = [f"{'PASS' if slowest['speedup_vs_loop'] >= 1.0 else 'FAIL'} iterate >= loop "
+             f"everywhere: slowest {slowest['speedup_vs_loop']:.2f}x ({slowest['case']} "
+             f"{slowest['shape']} {slowest['target']}{' busy' if slowest['busy'] else ''})"]
+    if big_heat:
+        least = min(big_heat, key=lambda r: r["speedup_vs_loop"])
+        lines.append(f"{'PASS' if least['speedup_vs_loop'] >= 2.0 else 'FAIL'} 2-D heat "
+                     f">= 2x the loop past the last-level cache: least "
+                     f"{least['speedup_vs_loop']:.2f}x ({least['shape']} {least['target']}"
+                     f"{' busy' if least['busy'] else ''})")
+    lines.append(f"{'PASS' if all(r['bit_identical'] for r in rows) else 'FAIL'} bit for bit")
+    return lines
+
+
+def last_level_cache_bytes() -> int:
+    """The largest cache of cpu0 (sysfs), else 32 MiB."""
+    sizes = []
+    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            size = (index / "size").read_text().strip()
+        except OSError:
+            continue
+        if size.endswith("K"):
+            sizes.append(int(size[:-1]) * 1024)
+    return max(sizes, default=32 << 20)
+
+
+def plot_sweep(rows: list[dict], last_level_cache: int, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    for case in dict.fromkeys(r["case"] for r in rows):
+        for target, colour in (("cpu", "tab:blue"), ("parallel", "tab:orange")):
+            for busy, style in ((False, "-"), (True, "--")):
+                mine = sorted((r for r in rows if r["case"] == case and r["target"] == target
+                               and r["busy"] == busy), key=lambda r: r["state_bytes"])
+                if not mine:
+                    continue
+                marker = {"heat": "o", "Life": "s", "Laplacian": "^"}[case.split()[0]]
+                axes.plot([r["state_bytes"] / 2**20 for r in mine],
+                          [r["speedup_vs_loop"] for r in mine], style, marker=marker,
+                          color=colour, label=f"{case}, {target}{', busy' if busy else ''}")
+    axes.axhline(1.0, color="black", linewidth=0.8)
+    axes.axvline(last_level_cache / 2**20, color="grey", linestyle=":", linewidth=1)
+    axes.text(last_level_cache / 2**20, axes.get_ylim()[1], " last-level cache", va="top",
+              fontsize=8, color="grey")
+    axes.set_xscale("log")
+    axes.set_xlabel("state size (MiB)")
+    axes.set_ylabel("iterate speed / loop of calls")
+    axes.set_title("f.iterate against the loop it replaces (same run, medians of 3)")
+    axes.legend(fontsize=6, ncol=2)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     parser.add_argument("--output", type=Path, default=DOCS / "bench-iterate.json")
+    parser.add_argument("--sweep-only", action="store_true",
+                        help="only the size sweep (quiet and busy) and its plot")
     options = parser.parse_args()
     machine = {"cpu": cpu_model(), "cores": numba.config.NUMBA_NUM_THREADS,
                "python": platform.python_version(), "numba": numba.__version__,
                "cache_bytes_per_core": cache_bytes()}
     print(f"{machine['cpu']}, {machine['cores']} threads, "
           f"{machine['cache_bytes_per_core'] >> 20} MiB cache per core")
-    report = {"machine": machine, "cpu": run_cpu(options.quick),
-              "dask": run_dask(options.quick), "quick": options.quick}
+    llc = last_level_cache_bytes()
+    report = {"machine": {**machine, "last_level_cache_bytes": llc}, "quick": options.quick}
+    if not options.sweep_only:
+        report["cpu"] = run_cpu(options.quick)
+        report["dask"] = run_dask(options.quick)
+    sweep = run_sweep(options.quick, busy=False) + run_sweep(options.quick, busy=True)
+    report["sweep"] = sweep
+    report["sweep_goals"] = sweep_goals(sweep, llc)
+    print("\n".join(report["sweep_goals"]))
     if not options.quick or options.output != DOCS / "bench-iterate.json":
         options.output.write_text(json.dumps(report, indent=1) + "\n")
-        print(f"wrote {options.output}")
+        picture = options.output.with_suffix(".png")
+        plot_sweep(sweep, llc, picture)
+        print(f"wrote {options.output} and {picture}")
 
 
 if __name__ == "__main__":

@@ -193,7 +193,9 @@ def test_float_heat_on_a_large_image_equals_the_loop_on_both_cpu_targets():
 
 
 def test_parallel_tiles_use_threads_and_equal_cpu(tiny_tiles, monkeypatch):
+    from stencilc.stepping import tiles
     from stencilc.targets import cpu as cpu_targets
+    monkeypatch.setattr(tiles, "SMALL_STATE", 0)     # small states run on one thread
     used = []
     original = cpu_targets.run_tasks
     monkeypatch.setattr(cpu_targets, "run_tasks", lambda tasks, threads: (
@@ -380,6 +382,7 @@ def test_the_timed_choice_between_tiles_and_the_loop_equals_the_loop(monkeypatch
 
     monkeypatch.setattr(tiles, "prefer_loop", forced)
     monkeypatch.setattr(plan, "cache_bytes", lambda: 200000)   # rounds of 2 to 4 steps
+    monkeypatch.setattr(tiles, "SMALL_STATE", 0)               # threads even for these
     rng = np.random.default_rng(24)
     heat = make("heat", boundary="reflect", target=target)
     for u in (rng.random((300, 200)).astype(np.float32), rng.random((2, 150, 160))):

@@ -41,6 +41,9 @@ Tasks = list[Callable[[], None]]
 
 #: tiles per thread in a round on several threads, so one that starts late takes fewer
 TILES_PER_THREAD = 4
+#: states of fewer elements advance on one thread (waking threads for each round or step
+#: costs more than it saves; the sweep of benchmarks/iterate.py showed 0.3-0.7x the loop)
+SMALL_STATE = 2**20
 #: the band of rows that holds every row (the gufunc's band inputs)
 ALL_ROWS = np.iinfo(np.intp).max
 
@@ -62,6 +65,8 @@ def advance(gufunc: Callable, arrays: Sequence[Any], stepping: Stepping,
     ir = stepping.ir
     operands, kinds, loop_shape, core = _flatten(ir, arrays)
     images = operands[0].shape[0]
+    if operands[0].size < SMALL_STATE:     # threads would cost more than they save
+        run_all, threads = in_turn, 1
     keep = stepping.keep or tuple((0, n) for n in core)
     if stepping.steps == 0 or images == 0 or 0 in core:
         finals = [operands[s] for s in range(stepping.nstate)]
