@@ -186,6 +186,8 @@ def run_sweep(quick: bool, busy: bool) -> list[dict]:
     import subprocess
     import sys
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+    if spinner is not None:
+        time.sleep(1.0)          # let it start spinning before anything is timed
     rows = []
     try:
         for name, make, args, steps in sweep_cases(quick):
@@ -293,6 +295,8 @@ def main() -> None:
     report["sweep_goals"] = sweep_goals(sweep, llc)
     print("\n".join(report["sweep_goals"]))
     if not options.quick or options.output != DOCS / "bench-iterate.json":
+        if options.sweep_only and options.output.exists():   # keep the other cases' figures
+            report = {**json.loads(options.output.read_text()), **report}
         options.output.write_text(json.dumps(report, indent=1) + "\n")
         picture = options.output.with_suffix(".png")
         plot_sweep(sweep, llc, picture)

@@ -322,6 +322,12 @@ def test_parallel_uses_threads_only_where_the_clock_says_they_pay(monkeypatch):
     for _ in range(choice.RECHECK):
         choice.run(call)
     assert ran[-1] is True and choice.threaded
+    cost[True] = 2.0                         # threads got 4x slower: timed again at once
+    before = len(ran)
+    for _ in range(6):
+        choice.run(call)
+    assert ran[before:before + 5] == [True, True, False, True, False]
+    assert ran[-1] is False and not choice.threaded
 
     kernel = load_source("def k(x):\n    return x[-1, 0] + 2 * x[0, 1]\n").k
     parallel = stencil_ufunc(boundary="nearest", target="parallel")(kernel)

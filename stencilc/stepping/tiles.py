@@ -92,33 +92,37 @@ def _fastest(gufunc, operands, kinds, stepping: Stepping, keep: Ranges, plan: Ti
     """All steps, by cache tiles or by the plain loop, whichever is faster here. Tiles win
     where the state streams from memory every step; where it stays in cache (a 2048² float32
     state in a 32 MiB L3) the loop can win, and only a clock can say: with enough steps, the
-    first round runs tiled and the next as many steps looped, both timed, and the faster
-    runs the rest. Both give the loop's numbers bit for bit, so the choice changes only the
+    first round runs tiled and the next :data:`PROBE_STEPS` steps looped, both timed per step,
+    and the faster runs the rest. Both give the loop's numbers bit for bit, so the choice changes only the
     time. A plan of one step per round is the loop without its copies: the loop runs."""
     k, steps, nstate = plan.block_steps, stepping.steps, stepping.nstate
     if k == 1:
         return _loop(gufunc, operands, nstate, steps, run_all, threads)
-    if steps < MEASURED_ROUNDS * k:
-        return _rounds(gufunc, operands, kinds, stepping, keep, plan, run_all)
+    if steps < 2 * k + PROBE_STEPS:      # shorter rounds, so that one can be timed
+        k = (steps - PROBE_STEPS) // 2
+        if k < 2:
+            return _rounds(gufunc, operands, kinds, stepping, keep, plan, run_all)
+        plan = replace(plan, block_steps=k)
     started = time.perf_counter()
     state = _rounds(gufunc, operands, kinds, replace(stepping, steps=k), keep, plan, run_all)
-    tiled = time.perf_counter() - started
+    tiled = (time.perf_counter() - started) / k
     started = time.perf_counter()
-    state = _loop(gufunc, state + operands[nstate:], nstate, k, run_all, threads)
-    looped = time.perf_counter() - started
-    rest = replace(stepping, steps=steps - 2 * k)
+    state = _loop(gufunc, state + operands[nstate:], nstate, PROBE_STEPS, run_all, threads)
+    looped = (time.perf_counter() - started) / PROBE_STEPS
+    rest = replace(stepping, steps=steps - k - PROBE_STEPS)
     operands = state + operands[nstate:]
     if prefer_loop(tiled, looped):
         return _loop(gufunc, operands, nstate, rest.steps, run_all, threads)
     return _rounds(gufunc, operands, kinds, rest, keep, plan, run_all)
 
 
-#: with fewer steps than this many rounds, the plan is run untimed (timing costs two rounds)
-MEASURED_ROUNDS = 4
+#: plain steps timed against the first tiled round (every step does the same work, so a
+#: couple suffice, and a slow loop costs little while it is being measured)
+PROBE_STEPS = 2
 
 
 def prefer_loop(tiled_seconds: float, looped_seconds: float) -> bool:
-    """Whether the loop ran the same number of steps faster than the tiles."""
+    """Whether a looped step ran faster than a tiled one (seconds per step each)."""
     return looped_seconds < tiled_seconds
 
 

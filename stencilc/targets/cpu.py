@@ -225,11 +225,15 @@ class ThreadsOrNot:
     on busy cores (a thread waits for a core: a shared 2-core host showed an 8 ms floor where
     one thread took 1.7 ms). Neither is known in advance, so the first calls of a size class
     run both ways in turn (:data:`TRIALS` each, the best of each kept), the faster is used,
-    and every :data:`RECHECK` calls both are timed again, as the host's load changes. Both
-    ways give the same numbers bit for bit (the same compiled point function)."""
+    and both are timed again every :data:`RECHECK` calls, or at once when a call runs
+    :data:`SLOWER` times slower than its way's best (the host's load changed). Both ways
+    give the same numbers bit for bit (the same compiled point function)."""
 
     TRIALS = 2
     RECHECK = 64
+    #: a call this many times slower than the best seen for its way starts new trials (the
+    #: host got busy, or quiet, between two rechecks)
+    SLOWER = 1.5
 
     def __init__(self):
         self.best = {True: math.inf, False: math.inf}
@@ -250,13 +254,15 @@ class ThreadsOrNot:
             trying = self.trials < 2 * self.TRIALS
             threaded = self.trials % 2 == 0 if trying else self.threaded
             self.trials += trying
-        if not trying:
-            return call(threaded)
         started = time.perf_counter()
         result = call(threaded)
         elapsed = time.perf_counter() - started
         with self._lock:
-            self.best[threaded] = min(self.best[threaded], elapsed)
+            if trying:
+                self.best[threaded] = min(self.best[threaded], elapsed)
+            elif elapsed > self.SLOWER * self.best[threaded]:
+                self.best = {True: math.inf, False: math.inf}
+                self.trials = 0
         return result
 
 
