@@ -234,7 +234,7 @@ CASES = [
 
 # --- timing ----------------------------------------------------------------------------------
 
-def _last_level_cache_bytes() -> int:
+def last_level_cache_bytes() -> int:
     sizes = []
     for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
         try:
@@ -250,7 +250,7 @@ class Timer:
     def __init__(self, repeats: int, min_seconds: float):
         self.repeats = repeats
         self.min_seconds = min_seconds
-        self._flush = np.zeros(2 * _last_level_cache_bytes() // 8)
+        self._flush = np.zeros(2 * last_level_cache_bytes() // 8)
 
     def median(self, call: Callable[[], object], cold: bool) -> float:
         call()   # compile, fault pages in

@@ -37,7 +37,7 @@ import numba
 import numpy as np
 
 from stencilc import stencil_ufunc
-from stencilc.demo import cpu_model
+from stencilc.demo import busy_core, cpu_model
 from stencilc.stepping.plan import cache_bytes
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -183,13 +183,8 @@ def sweep_cases(quick: bool):
 def run_sweep(quick: bool, busy: bool) -> list[dict]:
     """iterate / loop for every size, both CPU targets; with ``busy``, a second process spins
     on one core all the while (a shared host)."""
-    import subprocess
-    import sys
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
-    if spinner is not None:
-        time.sleep(1.0)          # let it start spinning before anything is timed
     rows = []
-    try:
+    with busy_core(busy):
         for name, make, args, steps in sweep_cases(quick):
             for target in ("cpu", "parallel"):
                 f = make(target)
@@ -206,9 +201,6 @@ def run_sweep(quick: bool, busy: bool) -> list[dict]:
                       f"{target:8s} x{steps:<4d} loop {loop_s:6.3f} s  iterate "
                       f"{iterate_s:6.3f} s  {row['speedup_vs_loop']:5.2f}x  identical "
                       f"{row['bit_identical']}", flush=True)
-    finally:
-        if spinner is not None:
-            spinner.kill()
     return rows
 
 
@@ -228,19 +220,6 @@ def sweep_goals(rows: list[dict], last_level_cache: int) -> list[str]:
                      f"{' busy' if least['busy'] else ''})")
     lines.append(f"{'PASS' if all(r['bit_identical'] for r in rows) else 'FAIL'} bit for bit")
     return lines
-
-
-def last_level_cache_bytes() -> int:
-    """The largest cache of cpu0 (sysfs), else 32 MiB."""
-    sizes = []
-    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
-        try:
-            size = (index / "size").read_text().strip()
-        except OSError:
-            continue
-        if size.endswith("K"):
-            sizes.append(int(size[:-1]) * 1024)
-    return max(sizes, default=32 << 20)
 
 
 def plot_sweep(rows: list[dict], last_level_cache: int, path: Path) -> None:
@@ -285,6 +264,7 @@ def main() -> None:
                "cache_bytes_per_core": cache_bytes()}
     print(f"{machine['cpu']}, {machine['cores']} threads, "
           f"{machine['cache_bytes_per_core'] >> 20} MiB cache per core")
+    from cpu_suite import last_level_cache_bytes
     llc = last_level_cache_bytes()
     report = {"machine": {**machine, "last_level_cache_bytes": llc}, "quick": options.quick}
     if not options.sweep_only:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numba
@@ -24,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cpu_suite import CASES, DOCS, Timer  # noqa: E402
 
 from stencilc import stencil_ufunc  # noqa: E402
-from stencilc.demo import cpu_model, smooth  # noqa: E402
+from stencilc.demo import busy_core, cpu_model, smooth  # noqa: E402
 
 GOAL = 0.95
 
@@ -39,11 +37,8 @@ def workloads():
 
 
 def measure(timer: Timer, busy: bool) -> list[dict]:
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
-    if spinner is not None:
-        time.sleep(1.0)          # let it start spinning before anything is timed
     rows = []
-    try:
+    with busy_core(busy):
         for name, kernel, layout, boundary, x in workloads():
             cpu = stencil_ufunc(layout, boundary=boundary)(kernel)
             parallel = stencil_ufunc(layout, boundary=boundary, target="parallel")(kernel)
@@ -57,9 +52,6 @@ def measure(timer: Timer, busy: bool) -> list[dict]:
             print(f"{'busy ' if busy else 'quiet'} {name[:52]:52s} parallel/cpu speed: cold "
                   f"{row['cold']['parallel_speed_over_cpu']:.2f}x, warm "
                   f"{row['warm']['parallel_speed_over_cpu']:.2f}x", flush=True)
-    finally:
-        if spinner is not None:
-            spinner.kill()
     return rows
 
 

@@ -9,6 +9,7 @@ before/after picture.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import time
@@ -120,6 +121,24 @@ def cpu_model() -> str:
     except (OSError, StopIteration):
         import platform
         return platform.processor() or platform.machine() or "unknown CPU"
+
+
+@contextlib.contextmanager
+def busy_core(busy: bool = True):
+    """With ``busy``, a second process spins on one core for the block (a shared host), started
+    a second before the block so that it already competes; nothing otherwise."""
+    if not busy:
+        yield
+        return
+    import subprocess
+    import sys
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(1.0)
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 def machine() -> str:
