@@ -94,9 +94,10 @@ def _fastest(gufunc, operands, kinds, stepping: Stepping, keep: Ranges, plan: Ti
     state in a 32 MiB L3) the loop can win, and only a clock can say: with enough steps, the
     first round runs tiled and the next :data:`PROBE_STEPS` steps looped, both timed per step,
     and the faster runs the rest. Both give the loop's numbers bit for bit, so the choice changes only the
-    time. A plan of one step per round is the loop without its copies: the loop runs."""
+    time. A plan of fewer than :data:`MIN_TILED_STEPS` steps per round runs the loop (tiles
+    would only add their copies)."""
     k, steps, nstate = plan.block_steps, stepping.steps, stepping.nstate
-    if k == 1:
+    if k < MIN_TILED_STEPS:
         return _loop(gufunc, operands, nstate, steps, run_all, threads)
     if steps < 2 * k + PROBE_STEPS:      # shorter rounds, so that one can be timed
         k = (steps - PROBE_STEPS) // 2
@@ -116,6 +117,11 @@ def _fastest(gufunc, operands, kinds, stepping: Stepping, keep: Ranges, plan: Ti
     return _rounds(gufunc, operands, kinds, rest, keep, plan, run_all)
 
 
+#: fewest steps per round for which tiles can pay: a round copies its regions in and its
+#: tiles out, about one pass over the state, and saves ``k - 1`` of the loop's ``k``; with
+#: ``k = 2`` (the 3-D Laplacian from 128³ on this host's cache) the sweep measured tiles at
+#: 0.76-0.85x the loop
+MIN_TILED_STEPS = 3
 #: plain steps timed against the first tiled round (every step does the same work, so a
 #: couple suffice, and a slow loop costs little while it is being measured)
 PROBE_STEPS = 2
