@@ -93,11 +93,13 @@ def _fastest(gufunc, operands, kinds, stepping: Stepping, keep: Ranges, plan: Ti
     where the state streams from memory every step; where it stays in cache (a 2048² float32
     state in a 32 MiB L3) the loop can win, and only a clock can say: with enough steps, the
     first round runs tiled and the next :data:`PROBE_STEPS` steps looped, both timed per step,
-    and the faster runs the rest. Both give the loop's numbers bit for bit, so the choice changes only the
-    time. A plan of fewer than :data:`MIN_TILED_STEPS` steps per round runs the loop (tiles
-    would only add their copies)."""
+    and the faster runs the rest. Both give the loop's numbers bit for bit, so the choice
+    changes only the time. The loop runs outright where tiles can only add their copies: a
+    plan of fewer than :data:`MIN_TILED_STEPS` steps per round, or one tile holding the whole
+    state (it is in cache already; the loop's gain there is not allocating per step)."""
     k, steps, nstate = plan.block_steps, stepping.steps, stepping.nstate
-    if k < MIN_TILED_STEPS:
+    whole = plan.slab >= operands[0].shape[0] and tuple(plan.extents) == operands[0].shape[1:]
+    if k < MIN_TILED_STEPS or whole:
         return _loop(gufunc, operands, nstate, steps, run_all, threads)
     if steps < 2 * k + PROBE_STEPS:      # shorter rounds, so that one can be timed
         k = (steps - PROBE_STEPS) // 2
