@@ -101,9 +101,9 @@ def _import_in_memory(name: str, source: str) -> types.ModuleType:
 
 
 def entry_files(name: str) -> list[Path]:
-    """The files of generated module ``name`` in the cache folder: its source, Python's
-    bytecode and numba's index (``.nbi``) and code (``.nbc``) files for each of its functions
-    and gufuncs. Not its lock file or its manifest."""
+    """The files of generated module ``name`` in the cache folder: its source and numba's
+    index (``.nbi``) and code (``.nbc``) files for each of its functions and gufuncs (and a
+    ``.pyc`` an older stencilc wrote). Not its lock file or its manifest."""
     folder = cache_dir()
     pycache = folder / "__pycache__"
     found = [folder / f"{name}.py", *pycache.glob(f"{name}.*"), *pycache.glob(f"guf-{name}.*")]

@@ -283,9 +283,7 @@ def _write_block(block: np.ndarray, path: str, kind: str, channel_axis: int | No
 def _source_files(array: Any) -> list[str] | None:
     """The files of the one :func:`imread` stack ``array`` is computed from, in axis-0 order,
     if there is exactly one such stack and it has as many images as ``array``."""
-    graph = array.__dask_graph__()
-    names = graph.layers.keys() if hasattr(graph, "layers") else ()
-    stacks = [_STACK_FILES[n] for n in names if isinstance(n, str) and n in _STACK_FILES]
+    stacks = [_STACK_FILES[n] for n in _layer_names(array) if n in _STACK_FILES]
     if len(stacks) != 1 or len(stacks[0]) != array.shape[0]:
         return None
     return stacks[0]
@@ -348,10 +346,16 @@ def is_name_pattern(target: str) -> bool:
 def _inputs_of(array: Any) -> set[str]:
     """The files :func:`imread` tasks in ``array``'s graph read. Each such task is a layer of
     its own, so the layer names suffice; a plain graph (no layers) is searched key by key."""
+    return {_SOURCES[name] for name in _layer_names(array) if name in _SOURCES}
+
+
+def _layer_names(array: Any) -> set[str]:
+    """The names of the layers of ``array``'s graph (of its keys, for a plain graph): how
+    :func:`imread`'s tasks and stacks are found in whatever was computed from them."""
     graph = array.__dask_graph__()
     names = graph.layers.keys() if hasattr(graph, "layers") else \
         {key[0] if isinstance(key, tuple) else key for key in graph.keys()}
-    return {_SOURCES[name] for name in names if isinstance(name, str) and name in _SOURCES}
+    return {name for name in names if isinstance(name, str)}
 
 
 def _check_directory(directory: str) -> None:

@@ -260,3 +260,13 @@ def test_the_grid_stride_twin_computes_the_same(monkeypatch, shape):
     assert strided
     x = rng.normal(size=shape)
     same(gpu(x), cpu(x))
+
+
+@pytest.mark.parametrize("mode", ["nearest", "mirror", "constant"])
+def test_far_taps_equal_the_cpu(mode):
+    """Issue 25 item 2 on the GPU: a box of 3001 x 2001 cells around a 4 x 5 array (each
+    thread reads its taps through the rule; the cpu target is checked against np.pad)."""
+    gpu, cpu = both(load_source("def far(x):\n    return x[0, 0] + 2 * x[3000, 0] - x[7, -2000]\n"
+                                ).far, boundary=mode, cval=-3)
+    x = rng.normal(size=(4, 5))
+    same(gpu(x), cpu(x))

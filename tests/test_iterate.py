@@ -195,11 +195,18 @@ def test_float_heat_on_a_large_image_equals_the_loop_on_both_cpu_targets():
 def test_parallel_tiles_use_threads_and_equal_cpu(tiny_tiles, monkeypatch):
     from stencilc.stepping import tiles
     from stencilc.targets import cpu as cpu_targets
+    from stencilc.targets import bands
     monkeypatch.setattr(tiles, "SMALL_STATE", 0)     # small states run on one thread
+    monkeypatch.setattr(bands, "SMALL_CALL", 0)      # ... and small calls too
     used = []
-    original = cpu_targets.run_tasks
-    monkeypatch.setattr(cpu_targets, "run_tasks", lambda tasks, threads: (
-        used.append((len(tasks), threads)), original(tasks, threads))[1])
+    original = bands.run_tasks
+
+    def spy(tasks, threads):
+        used.append((len(tasks), threads))
+        return original(tasks, threads)
+
+    monkeypatch.setattr(cpu_targets, "run_tasks", spy)      # the rounds' tiles
+    monkeypatch.setattr(bands, "run_tasks", spy)            # a plain step's row bands
     u = np.random.default_rng(5).random((60, 50))
     parallel = make("heat", boundary="nearest", target="parallel")
     cpu = make("heat", boundary="nearest")
@@ -383,6 +390,8 @@ def test_the_timed_choice_between_tiles_and_the_loop_equals_the_loop(monkeypatch
     monkeypatch.setattr(tiles, "prefer_loop", forced)
     monkeypatch.setattr(plan, "cache_bytes", lambda: 800000)   # rounds of 4 to 8 steps
     monkeypatch.setattr(tiles, "SMALL_STATE", 0)               # threads even for these
+    from stencilc.targets import bands
+    monkeypatch.setattr(bands, "SMALL_CALL", 0)
     rng = np.random.default_rng(24)
     heat = make("heat", boundary="reflect", target=target)
     for u in (rng.random((300, 200)).astype(np.float32), rng.random((2, 150, 160))):

@@ -328,6 +328,13 @@ def test_parallel_uses_threads_only_where_the_clock_says_they_pay(monkeypatch):
         choice.run(call)
     assert ran[before:before + 5] == [True, True, False, True, False]
     assert ran[-1] is False and not choice.threaded
+    # a call twice as large in the same size class is not "slower": times count per element
+    before = len(ran)
+    for work in (1, 2, 1, 2, 2):
+        choice.run(lambda threaded: (ran.append(threaded),
+                                     clock.__setitem__(0, clock[0] + cost[threaded] * work)),
+                   work)
+    assert ran[before:] == [False] * 5
 
     kernel = load_source("def k(x):\n    return x[-1, 0] + 2 * x[0, 1]\n").k
     parallel = stencil_ufunc(boundary="nearest", target="parallel")(kernel)

@@ -16,6 +16,7 @@ stay analysable).
 from __future__ import annotations
 
 import ast
+import itertools
 
 from ..ir import RESERVED_PREFIX as P
 from .source import Kernel
@@ -30,7 +31,7 @@ _HOISTABLE = (ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.Call)
 def split_deep_expressions(kernel: Kernel, body: list[ast.stmt]) -> list[ast.stmt]:
     """``body`` with every deep subexpression computed into a temporary first (the same
     statements, unchanged, where nothing is deep)."""
-    counter = iter(range(1 << 62))
+    counter = itertools.count()
     return _block(kernel, body, counter)
 
 

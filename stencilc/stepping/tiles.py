@@ -17,7 +17,6 @@ applied at a cut), but the error moves inward one reach per step and never reach
 """
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 import time
@@ -44,8 +43,6 @@ TILES_PER_THREAD = 4
 #: states of fewer elements advance on one thread (waking threads for each round or step
 #: costs more than it saves; the sweep of benchmarks/iterate.py showed 0.3-0.7x the loop)
 SMALL_STATE = 2**20
-#: the band of rows that holds every row (the gufunc's band inputs)
-ALL_ROWS = np.iinfo(np.intp).max
 
 
 def in_turn(tasks: Tasks) -> None:
@@ -53,9 +50,12 @@ def in_turn(tasks: Tasks) -> None:
         task()
 
 
+Step = Callable[[list, tuple], Any]
+
+
 def advance(gufunc: Callable, arrays: Sequence[Any], stepping: Stepping,
             run_all: Callable[[Tasks], None] = in_turn, threads: int = 1,
-            plan: TilePlan | None = None) -> tuple[np.ndarray, ...]:
+            plan: TilePlan | None = None, step: Step | None = None) -> tuple[np.ndarray, ...]:
     """The state after ``stepping.steps`` steps: ``gufunc(arrays, out, band=rows)`` is one
     step, ``arrays`` the checked arguments (state first, fill values last); ``run_all`` runs
     a round's tiles, which are independent (the parallel target: on ``threads`` threads,
@@ -65,8 +65,9 @@ def advance(gufunc: Callable, arrays: Sequence[Any], stepping: Stepping,
     ir = stepping.ir
     operands, kinds, loop_shape, core = _flatten(ir, arrays)
     images = operands[0].shape[0]
+    step = step or (lambda inputs, out: gufunc(inputs, out))
     if operands[0].size < SMALL_STATE:     # threads would cost more than they save
-        run_all, threads = in_turn, 1
+        run_all, threads, step = in_turn, 1, (lambda inputs, out: gufunc(inputs, out))
     keep = stepping.keep or tuple((0, n) for n in core)
     if stepping.steps == 0 or images == 0 or 0 in core:
         finals = [operands[s] for s in range(stepping.nstate)]
@@ -81,14 +82,14 @@ def advance(gufunc: Callable, arrays: Sequence[Any], stepping: Stepping,
         if stepping.keep is not None or chosen:
             finals = _rounds(gufunc, operands, kinds, stepping, keep, plan, run_all)
         else:
-            finals = _fastest(gufunc, operands, kinds, stepping, keep, plan, run_all, threads)
+            finals = _fastest(gufunc, operands, kinds, stepping, keep, plan, run_all, step)
     shape = loop_shape + core
     return tuple((np.array(f, copy=True) if f is operands[s] else f).reshape(shape)
                  for s, f in enumerate(finals))
 
 
 def _fastest(gufunc, operands, kinds, stepping: Stepping, keep: Ranges, plan: TilePlan,
-             run_all: Callable[[Tasks], None], threads: int) -> list[np.ndarray]:
+             run_all: Callable[[Tasks], None], step: Step) -> list[np.ndarray]:
     """All steps, by cache tiles or by the plain loop, whichever is faster here. Tiles win
     where the state streams from memory every step; where it stays in cache (a 2048² float32
     state in a 32 MiB L3) the loop can win, and only a clock can say: with enough steps, the
@@ -97,25 +98,24 @@ def _fastest(gufunc, operands, kinds, stepping: Stepping, keep: Ranges, plan: Ti
     changes only the time. The loop runs outright where tiles can only add their copies: a
     plan of fewer than :data:`MIN_TILED_STEPS` steps per round, or one tile holding the whole
     state (it is in cache already; the loop's gain there is not allocating per step)."""
-    k, steps, nstate = plan.block_steps, stepping.steps, stepping.nstate
+    steps, nstate = stepping.steps, stepping.nstate
     whole = plan.slab >= operands[0].shape[0] and tuple(plan.extents) == operands[0].shape[1:]
-    if k < MIN_TILED_STEPS or whole:
-        return _loop(gufunc, operands, nstate, steps, run_all, threads)
-    if steps < 2 * k + PROBE_STEPS:      # shorter rounds, so that one can be timed
-        k = (steps - PROBE_STEPS) // 2
-        if k < 2:
-            return _rounds(gufunc, operands, kinds, stepping, keep, plan, run_all)
-        plan = replace(plan, block_steps=k)
+    if plan.block_steps < MIN_TILED_STEPS or whole:
+        return _loop(operands, nstate, steps, step)
+    k = min(plan.block_steps, (steps - PROBE_STEPS) // 2)   # leave steps to use the choice
+    if k < MIN_TILED_STEPS:              # too few steps to time a round: the plan, untimed
+        return _rounds(gufunc, operands, kinds, stepping, keep, plan, run_all)
+    plan = replace(plan, block_steps=k)
     started = time.perf_counter()
     state = _rounds(gufunc, operands, kinds, replace(stepping, steps=k), keep, plan, run_all)
     tiled = (time.perf_counter() - started) / k
     started = time.perf_counter()
-    state = _loop(gufunc, state + operands[nstate:], nstate, PROBE_STEPS, run_all, threads)
+    state = _loop(state + operands[nstate:], nstate, PROBE_STEPS, step)
     looped = (time.perf_counter() - started) / PROBE_STEPS
     rest = replace(stepping, steps=steps - k - PROBE_STEPS)
     operands = state + operands[nstate:]
     if prefer_loop(tiled, looped):
-        return _loop(gufunc, operands, nstate, rest.steps, run_all, threads)
+        return _loop(operands, nstate, rest.steps, step)
     return _rounds(gufunc, operands, kinds, rest, keep, plan, run_all)
 
 
@@ -134,22 +134,18 @@ def prefer_loop(tiled_seconds: float, looped_seconds: float) -> bool:
     return looped_seconds < tiled_seconds
 
 
-def _loop(gufunc, operands, nstate: int, steps: int, run_all: Callable[[Tasks], None],
-          threads: int) -> list[np.ndarray]:
+def _loop(operands, nstate: int, steps: int, step: Step) -> list[np.ndarray]:
     """``steps`` plain steps over the whole state, ping-ponging between two buffers (none
-    allocated per step); on several threads, each step's rows in bands."""
+    allocated per step); ``step(inputs, out)`` is one call, as the target runs it (the
+    parallel target: its row bands on threads)."""
     state = [operands[s] for s in range(nstate)]
     others = list(operands[nstate:])
     buffers: list = [None, None]
-    rows = state[0].shape[1] if state[0].ndim > 1 else 1
-    bands = [(0, ALL_ROWS)] if threads <= 1 else \
-        cuts(rows, -(-rows // (TILES_PER_THREAD * threads)))
     for j in range(steps):
         if buffers[j % 2] is None:
             buffers[j % 2] = [np.empty_like(s) for s in state]
         out = tuple(buffers[j % 2])
-        inputs = state + others
-        run_all([functools.partial(gufunc, inputs, out, band=band) for band in bands])
+        step(state + others, out)
         state = list(out)
     return state
 

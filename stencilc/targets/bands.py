@@ -16,14 +16,16 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from ..stepping.tiles import ALL_ROWS  # noqa: F401  (the band that holds every row)
+from ..stepping.tiles import SMALL_STATE
 
 if TYPE_CHECKING:  # pragma: no cover
     from concurrent.futures import ThreadPoolExecutor
 
+#: the band that holds every row
+ALL_ROWS = np.iinfo(np.intp).max
 #: below this many elements in the largest input, threads cost more than they save (waking
-#: a pool thread takes 0.05-0.1 ms)
-SMALL_CALL = 2**20
+#: a pool thread takes 0.05-0.1 ms); the same bound as iterate's (one definition)
+SMALL_CALL = SMALL_STATE
 #: bands per thread, so that a thread that starts late takes fewer
 BANDS_PER_THREAD = 4
 

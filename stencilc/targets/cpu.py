@@ -108,7 +108,7 @@ class ParallelTarget(CpuTarget):
         work = max((a.size for a in arrays if isinstance(a, np.ndarray)), default=0)
         choice = kernel.choices[(path, work.bit_length())]
         return choice.run(lambda threaded: self._run(kernel, arrays, out, path, threaded,
-                                                     threads))
+                                                     threads), work)
 
     @staticmethod
     def _run(kernel: "_ParallelKernel", arrays, out, path: str, threaded: bool, threads: int):
@@ -121,8 +121,10 @@ class ParallelTarget(CpuTarget):
 
     def advance(self, kernel: "_ParallelKernel", arrays, stepping) -> tuple:
         threads = numba.get_num_threads()
-        return tiles.advance(kernel.get("rows"), arrays, stepping,
-                             lambda tasks: run_tasks(tasks, threads), threads)
+        rows = kernel.get("rows")
+        return tiles.advance(rows, arrays, stepping, lambda tasks: run_tasks(tasks, threads),
+                             threads, step=lambda inputs, out: run_in_rows(rows, inputs, out,
+                                                                           threads))
 
     def inspect(self, kernel: "_ParallelKernel", stage: str) -> str:
         return super().inspect(kernel.get("rows"), stage)
@@ -224,7 +226,8 @@ class ThreadsOrNot:
     Splitting pays for large work on idle cores; it loses on small work (waking threads) and
     on busy cores (a thread waits for a core: a shared 2-core host showed an 8 ms floor where
     one thread took 1.7 ms). Neither is known in advance, so the first calls of a size class
-    run both ways in turn (:data:`TRIALS` each, the best of each kept), the faster is used,
+    run both ways in turn (:data:`TRIALS` each, the best time per element of each kept: a
+    class spans a factor of two in size), the faster is used,
     and both are timed again every :data:`RECHECK` calls, or at once when a call runs
     :data:`SLOWER` times slower than its way's best (the host's load changed). Both ways
     give the same numbers bit for bit (the same compiled point function)."""
@@ -245,7 +248,8 @@ class ThreadsOrNot:
     def threaded(self) -> bool:
         return self.best[True] <= self.best[False]
 
-    def run(self, call: Callable[[bool], Any]) -> Any:
+    def run(self, call: Callable[[bool], Any], work: int = 1) -> Any:
+        """``call(threaded)`` the way chosen; ``work``: the call's size (elements)."""
         with self._lock:
             self.calls += 1
             if self.calls % self.RECHECK == 0:
@@ -256,7 +260,7 @@ class ThreadsOrNot:
             self.trials += trying
         started = time.perf_counter()
         result = call(threaded)
-        elapsed = time.perf_counter() - started
+        elapsed = (time.perf_counter() - started) / max(1, work)
         with self._lock:
             if trying:
                 self.best[threaded] = min(self.best[threaded], elapsed)
