@@ -26,7 +26,7 @@ test: test-suite test-boundscheck test-cudasim
 # against their oracles too). The random stencils ran in both steps until the suite passed
 # 10 minutes on 2 cores; bounds checking changes no value, only adds the checks.
 KERNEL_TESTS := tests/test_random_stencils.py tests/test_hostile.py tests/test_passes.py \
-	tests/test_kernels.py
+	tests/test_kernels.py tests/test_schedules.py
 
 test-suite: $(STAMP)
 	$(PY) -m pytest -n 2 -q tests $(addprefix --ignore=,$(KERNEL_TESTS))
@@ -49,11 +49,13 @@ test-cudasim: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/stencilc demo --out demo-output
 
-# CPU speed against the seed, scipy.ndimage, a hand-written numba loop and np.copyto, and
+# CPU speed against the seed, scipy.ndimage, a hand-written numba loop and np.copyto, window
+# reductions against scipy.ndimage (benchmarks/windows.py), and
 # first-call latency, compile time and time stepping (iterate), all measured in this run;
 # writes docs/bench-*.json and docs/bench-cpu.png.
 bench: $(STAMP)
 	$(PY) benchmarks/cpu_suite.py
+	$(PY) benchmarks/windows.py
 	$(PY) benchmarks/first_call.py
 	$(PY) benchmarks/compile_time.py
 	$(PY) benchmarks/compile_time.py --unroll

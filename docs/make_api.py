@@ -10,6 +10,7 @@ from pathlib import Path
 
 import stencilc
 from stencilc import cli, image
+from stencilc.schedules import Schedule
 from stencilc.ufunc import StencilUFunc
 
 SECTIONS = [
@@ -17,9 +18,10 @@ SECTIONS = [
     ("The stencil ufunc", [StencilUFunc, StencilUFunc.__call__, StencilUFunc.iterate,
                            StencilUFunc.trajectory, StencilUFunc.compile,
                            StencilUFunc.for_dims, StencilUFunc.without_boundary,
-                           StencilUFunc.inspect_ir, StencilUFunc.inspect_source,
+                           StencilUFunc.inspect_ir, StencilUFunc.schedule,
+                           StencilUFunc.inspect_source,
                            StencilUFunc.inspect_llvm, StencilUFunc.inspect_asm,
-                           StencilUFunc.ir]),
+                           StencilUFunc.ir, Schedule, Schedule.describe]),
     ("Images (`stencilc.image`)", [image.imread, image.imsave, image.ImageFileError,
                                    image.list_files, image.default_extension,
                                    image.output_format, image.natural_sorted,

@@ -30,7 +30,7 @@ DATA_ERRORS = (ValueError, TypeError, IndexError, OSError)
 #: the most entries an axis taken as colour channels by default may have (grey+alpha, RGB,
 #: RGBA); a longer last axis needs --channel-axis, so a 1-D kernel never runs across W
 MAX_DEFAULT_CHANNELS = 4
-STAGES = ("ir", "source", "llvm", "asm")
+STAGES = ("ir", "schedule", "source", "llvm", "asm")
 
 
 class CommandError(Exception):
@@ -226,7 +226,8 @@ def command_inspect(args) -> int:
         dtypes *= kernel.nin
     try:
         dtypes = [np.dtype(d) for d in dtypes]
-        show = {"source": kernel.inspect_source, "llvm": kernel.inspect_llvm,
+        show = {"schedule": lambda *d: str(kernel.schedule(*d)),
+                "source": kernel.inspect_source, "llvm": kernel.inspect_llvm,
                 "asm": kernel.inspect_asm}[args.stage]
         print(show(*dtypes))
     except (TypeError, ValueError) as error:
@@ -303,8 +304,8 @@ def parser() -> argparse.ArgumentParser:
     apply.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     apply.set_defaults(run=command_apply)
 
-    inspect = sub.add_parser("inspect", help="show a kernel's IR, generated source, LLVM IR "
-                             "or machine code", description="Show one stage of compiling "
+    inspect = sub.add_parser("inspect", help="show a kernel's IR, schedule, generated source, "
+                             "LLVM IR or machine code", description="Show one stage of compiling "
                              "FUNC from FILE.py for the given argument dtypes.")
     inspect.add_argument("kernel", metavar="FILE.py:FUNC")
     inspect.add_argument("--dtype", "-d", action="append", metavar="D",

@@ -77,6 +77,32 @@ class RelativeWindow(ast.expr):
         self.bounds = bounds   # half-open [lo, hi) per axis, relative to the output point
 
 
+class WindowReduction(ast.stmt):
+    """``result = np.<op>(window)`` (sum, mean, min, max) over a window too large to write out
+    read by read, put in the body by the schedule (:mod:`stencilc.schedules.windows`). Every
+    target can compute it as a rolled loop nest over the window in C order
+    (:func:`stencilc.schedules.windows.rolled`); the CPU computes a row of them at a time.
+
+    ``dtype`` is the array's, ``accumulate`` the type numba's reduction accumulates in,
+    ``value`` the type of the result."""
+
+    _fields = ()
+
+    def __init__(self, result: str = "", op: str = "", window: RelativeWindow | None = None,
+                 dtype=None, accumulate=None, value=None, **location):
+        super().__init__(**location)
+        self.result = result
+        self.op = op
+        self.window = window
+        self.dtype = dtype
+        self.accumulate = accumulate
+        self.value = value
+
+    @property
+    def cells(self) -> int:
+        return math.prod(hi - lo for lo, hi in self.window.bounds)
+
+
 @dataclass(frozen=True)
 class ShapeNeed:
     """An axis of a standard_indexing array must be at least ``length`` long, for ``read``
@@ -128,6 +154,10 @@ class _Printer(ast.NodeTransformer):
     def visit_RelativeWindow(self, node: RelativeWindow) -> ast.expr:
         parts = ", ".join(f"{lo}:{hi}" for lo, hi in node.bounds)
         return ast.Name(id=f"{node.array}@[{parts}]", ctx=ast.Load())
+
+    def visit_WindowReduction(self, node: WindowReduction) -> ast.stmt:
+        window = ast.unparse(self.visit_RelativeWindow(node.window))
+        return ast.parse(f"{node.result} = {node.op}[{node.accumulate}]({window})").body[0]
 
 
 def render_body(body: list[ast.stmt]) -> str:

@@ -28,6 +28,7 @@ from .frontend import parse_kernel
 from .ir import StencilIR
 from .passes import shape_needs, simplify
 from .progress import compile_notice, interruptible
+from .schedules import schedule
 
 if TYPE_CHECKING:  # pragma: no cover
     from .options import Options
@@ -73,8 +74,12 @@ def understand(func: Callable, options: Options) -> StencilIR:
 
 
 def generate(ir: StencilIR, options: Options, target: Target, arg_dtypes: DTypes) -> GeneratedModule:
-    """The target's module text for ``arg_dtypes``."""
-    return target.generate(ir, options, tuple(arg_dtypes), describe_env(ir.env))
+    """The target's module text for ``arg_dtypes``, from the IR as scheduled for them (the
+    schedule is listed in comments at the end: appended, so no generated line moves)."""
+    chosen = schedule(ir, arg_dtypes, options.fastmath)
+    generated = target.generate(chosen.ir, options, tuple(arg_dtypes), describe_env(ir.env))
+    note = "".join(f"# {line}\n" for line in chosen.describe().splitlines())
+    return replace(generated, source=f"{generated.source}\n\n{note}")
 
 
 def build(ir: StencilIR, options: Options, target: Target, arg_dtypes: DTypes,

@@ -22,6 +22,7 @@ from .dtypes import DTypes, native_dtype
 from .errors import StencilNameError
 from .ir import StencilIR
 from .options import Options
+from .schedules import Schedule
 from .stepping import check_count, check_roles
 
 
@@ -210,6 +211,12 @@ class StencilUFunc:
         concrete = self.for_dims()
         return pipeline.generate(concrete.ir, concrete.options, concrete._target,
                                  self._arg_dtypes(dtypes)).source
+
+    def schedule(self, *dtypes) -> Schedule:
+        """How the loop nest computes the kernel for these argument dtypes (every target makes
+        the same choices): window reductions written out or kept, with the reason. ``str()``
+        of the result lists them; ``inspect_source`` ends with the same list."""
+        return pipeline.schedule(self.ir, self._arg_dtypes(dtypes), self.options.fastmath)
 
     def inspect_llvm(self, *dtypes) -> str:
         """The LLVM IR the target compiled for these argument dtypes (compiling if needed)."""

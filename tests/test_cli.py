@@ -136,6 +136,8 @@ def test_inspect_and_targets(kernels, capsys):
     assert run("inspect", f"{kernels}:mean5", "--dtype", "int16") == EXIT_OK
     assert "argument dtypes x: int16" in capsys.readouterr().out
     _failure(capsys, EXIT_USAGE, "inspect", f"{kernels}:mean5", words="--dtype is needed")
+    assert run("inspect", f"{kernels}:mean5", "--stage", "schedule", "-d", "uint8") == EXIT_OK
+    assert capsys.readouterr().out.startswith("schedule of mean5 for x: uint8")
     assert run("targets") == EXIT_OK
     listing = capsys.readouterr().out
     assert all(name in listing for name in ("cpu", "parallel", "cuda"))

@@ -119,7 +119,7 @@ def test_device_arrays_need_the_cuda_target():
 
 
 @pytest.mark.parametrize("body, words, hint", [
-    ("return np.median(x[-1:2, -1:2])", "a relative window", "one by one"),
+    ("return np.median(x[-7:8, -7:8])", "a relative window", "one by one"),
     ("return np.sqrt(x[0, 0])", "np.sqrt has no CUDA implementation", "math.sqrt"),
 ])
 def test_what_cannot_run_on_a_gpu_is_a_located_error(body, words, hint):
@@ -129,6 +129,22 @@ def test_what_cannot_run_on_a_gpu_is_a_located_error(body, words, hint):
         f(np.ones((4, 4)))
     assert (info.value.filename, info.value.lineno) == (module.__file__, 4)
     assert hint in info.value.hint
+
+
+@pytest.mark.parametrize("reduction, dtype, boundary", [
+    ("np.median(x[-1:2, -1:2])", "float32", "reflect"), ("np.median(x[-2:3, -2:3])", "uint8", "wrap"),
+    ("np.min(x[-1:2, -2:3])", "float64", "nearest"), ("np.mean(x[-4:5, -4:5])", "float32", "mirror"),
+    ("np.max(x[-4:5, -3:4])", "float32", None), ("np.sum(x[-4:5, -4:5])", "int16", "constant")])
+def test_window_reductions_equal_the_cpu(reduction, dtype, boundary):
+    """The schedule's windows on the GPU: selection networks, selects written out, loops over
+    large windows per thread; NaNs included."""
+    module = load_source(f"import numpy as np\n\ndef k(x):\n    return {reduction}\n")
+    gpu, cpu = both(module.k, boundary=boundary, cval=3, out_dtype="kernel")
+    x = (rng.standard_normal((13, 14)) * 50).astype(dtype)
+    if x.dtype.kind == "f":
+        x[3, 4] = np.nan
+        x[9, 2:4] = (0.0, -0.0)
+    same(gpu(x), cpu(x))
 
 
 @pytest.mark.parametrize("chunks", [(1, 6, 7), (2, 3, 4)])

@@ -18,7 +18,7 @@ LAYERS = {
     "options": 3, "pipeline": 3,
     "arrays": 4, "targets": 4,
     "axes": 5, "cache": 5, "codegen": 5, "stepping": 5,
-    "runtime": 6, "passes": 6, "frontend": 6,
+    "runtime": 6, "passes": 6, "frontend": 6, "schedules": 6,
     "ir": 7, "folding": 7, "dtypes": 7, "signature": 7,
     "boundary": 8, "errors": 8, "progress": 8, "_version": 8, "image": 8,
 }

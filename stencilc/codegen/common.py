@@ -21,7 +21,9 @@ import numpy as np
 
 from ..boundary import INDEX_RULES, cast_cval
 from ..folding import int_value
-from ..ir import RESERVED_PREFIX as P, RelativeRead, RelativeWindow, Role, StencilIR, constant_node
+from ..ir import (RESERVED_PREFIX as P, RelativeRead, RelativeWindow, Role, StencilIR,
+                  WindowReduction, constant_node)
+from ..schedules.windows import rolled
 
 def helper(prefix: str, base: str) -> str:
     """The local name of a generated or runtime helper: ``_sc_nearest``, ``_sc_cpu_nearest``
@@ -129,8 +131,9 @@ class AccessRenderer(ast.NodeTransformer):
     def __init__(self, ndim: int, border: bool, spec: BoundarySpec, dtypes: dict[str, np.dtype],
                  windows: list[RelativeWindow], index: IndexStrategy,
                  standard: StandardReads | None = None, checks: dict[str, str] | None = None,
-                 prefix: str = ""):
+                 prefix: str = "", rows: dict[str, str] | None = None):
         self.ndim = ndim
+        self.rows = rows or {}   # window reduction result -> buffer holding the row's values
         self.prefix = prefix     # of the helpers called: this target's, or another's
         self.standard = standard or StandardReads(frozenset(), {}, 1)
         self.checks = {} if checks is None else checks   # message -> index-check helper
@@ -208,6 +211,17 @@ class AccessRenderer(ast.NodeTransformer):
             items[axis] = ast.Call(func=name(check), args=[item, length], keywords=[])
         node.slice = index_tuple(items)
         return node
+
+    def visit_WindowReduction(self, node: WindowReduction) -> ast.stmt | list[ast.stmt]:
+        """A large window reduction: read from the row buffer the CPU filled, or computed
+        here by a loop over the window."""
+        buffer = self.rows.get(node.result)
+        if buffer is not None and not self.border:
+            last = name(f"{P}i{self.ndim - 1}")
+            value = ast.Subscript(value=name(buffer), slice=last, ctx=ast.Load())
+            return ast.copy_location(ast.Assign(targets=[ast.Name(id=node.result, ctx=ast.Store())],
+                                                value=value), node)
+        return [self.visit(stmt) for stmt in rolled(node)]
 
     def visit_RelativeWindow(self, node: RelativeWindow) -> ast.expr:
         if not self.border:
@@ -298,11 +312,15 @@ def emit_point_functions(out: Writer, ir: StencilIR, spec: BoundarySpec,
                          point_decorator: str, border_decorator: str, *, prefix: str = "",
                          with_border: bool = True,
                          transform: Callable[[list[ast.stmt], bool], list[ast.stmt]] | None
-                         = None) -> None:
+                         = None, rows: tuple[str, IndexStrategy, dict[str, str]] | None = None
+                         ) -> None:
     """``_sc_point`` (interior reads, no boundary logic) and, unless every axis is ``None``,
     ``_sc_border`` with the window helpers its border windows need. ``prefix`` names them
     and the helpers they call (``_sc_cpu_point``); ``transform(body, border)`` rewrites each
-    rendered body (the CUDA target makes conversions explicit there)."""
+    rendered body (the CUDA target makes conversions explicit there). ``rows``
+    (decorator, index strategy, result -> buffer) adds ``_sc_point_rows``: the interior point
+    reading its large window reductions from row buffers, which it takes after the
+    arguments."""
     d = ir.ndim
     args = [a.name for a in ir.arguments]
     index_params = [f"{P}i{k}" for k in range(d)]
@@ -311,14 +329,21 @@ def emit_point_functions(out: Writer, ir: StencilIR, spec: BoundarySpec,
     standard = StandardReads.of(ir)
     checks: dict[str, str] = {}
 
-    def point_function(function: str, border: bool, decorator: str) -> None:
-        strategy = PlainIndex() if border else index
+    def point_function(function: str, border: bool, decorator: str,
+                       strategy: IndexStrategy | None = None,
+                       buffers: dict[str, str] | None = None) -> None:
+        strategy = strategy or (PlainIndex() if border else index)
         renderer = AccessRenderer(d, border, spec, dtypes, windows, strategy, standard, checks,
-                                  prefix)
-        body = [ast.fix_missing_locations(renderer.visit(copy.deepcopy(s))) for s in ir.body]
+                                  prefix, buffers)
+        body = []
+        for stmt in ir.body:
+            rendered = renderer.visit(copy.deepcopy(stmt))
+            body += rendered if isinstance(rendered, list) else [rendered]
+        body = [ast.fix_missing_locations(s) for s in body]
         if transform is not None:
             body = [ast.fix_missing_locations(s) for s in transform(body, border)]
-        params = index_params + (shape_params if border else []) + args
+        params = index_params + (shape_params if border else []) + args + \
+            list((buffers or {}).values())
         out.gap()
         out.add(decorator)
         out.add(f"def {function}({', '.join(params)}):")
@@ -327,6 +352,8 @@ def emit_point_functions(out: Writer, ir: StencilIR, spec: BoundarySpec,
         out.statements(body, 1)
 
     point_function(helper(prefix, "point"), False, point_decorator)
+    if rows is not None:
+        point_function(helper(prefix, "point_rows"), False, rows[0], rows[1], rows[2])
     if spec.computes_border and with_border:
         point_function(helper(prefix, "border"), True, border_decorator)
         for number, window in enumerate(windows):

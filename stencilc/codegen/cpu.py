@@ -28,7 +28,8 @@ import numpy as np
 
 from ..boundary import INDEX_RULES, per_axis
 from ..folding import int_value
-from ..ir import RESERVED_PREFIX as P, RelativeRead, RelativeWindow, Role, StencilIR
+from ..ir import RESERVED_PREFIX as P, RelativeRead, RelativeWindow, Role, StencilIR, WindowReduction
+from .rows import RowReduction, emit_row_function, row_buffers, row_reductions
 from .common import (BoundarySpec, GeneratedModule, Writer, border_stores, cast_constant,
                      emit_header, emit_point_functions, fill_params, helper, name, store_point)
 
@@ -79,14 +80,20 @@ def generate_cpu(ir: StencilIR, options: CpuOptions, arg_dtypes: tuple[np.dtype,
     jit = f"@{P}numba.njit(cache={P}CACHE, {flags})"
     inline = f"@{P}numba.njit(inline='always', {flags})"
     direct = reads_directly(box)
-    emit_point_functions(out, ir, spec, dtypes, UnsignedIndex(), jit, jit, with_border=direct)
+    rows = row_reductions(ir, options.fastmath)
+    with_rows = (inline, UnsignedIndex(), {r.node.result: f"{P}rw{r.number}" for r in rows}) \
+        if rows else None
+    emit_point_functions(out, ir, spec, dtypes, UnsignedIndex(), jit, jit, with_border=direct,
+                         rows=with_rows)
     out.add(f"{P}point_inline = {inline[1:]}({P}point.py_func)")
+    for row in rows:
+        emit_row_function(out, jit, row, ir.ndim)
 
     patches = _Patches({}, box.extents) if direct else _Patches.of(ir, spec, box)
     for array, cells in patches.cells.items():
         _patch_function(out, inline, array, cells, dtypes[array], spec, box)
     nest = _Nest(ir, [a.name for a in ir.arguments] + fill_params(ir, spec),
-                 [f"{P}out{k}" for k in range(ir.nout)], patches)
+                 [f"{P}out{k}" for k in range(ir.nout)], patches, rows)
     _edge_function(out, inline, ir, spec, box, nest, direct)
     _interior_function(out, jit, ir, box, nest)
     _loop_nest(out, ir, box, nest)
@@ -172,6 +179,8 @@ def _cells_read(ir: StencilIR, array: str, box: _Box) -> Cells:
     for node in (n for stmt in ir.body for n in ast.walk(stmt)):
         if isinstance(node, RelativeWindow) and node.array == array:
             return everything()
+        if isinstance(node, WindowReduction) and node.window.array == array:
+            return everything()
         if isinstance(node, RelativeRead) and node.array == array:
             offsets = [int_value(o) if c is None else None
                        for o, c in zip(node.offsets, node.checked)]
@@ -190,16 +199,46 @@ class _Nest:
     inputs: list[str]
     outputs: list[str]
     patches: _Patches
+    rows: list[RowReduction]
 
     @property
     def shapes(self) -> str:
         return ", ".join(f"{P}n{k}" for k in range(self.ir.ndim))
 
     @property
+    def buffers(self) -> list[str]:
+        return [name for name, _ in row_buffers(self.rows)]
+
+    @property
     def passed(self) -> str:
         """What every nest function takes after its own bounds: shapes, inputs, outputs,
-        patches."""
-        return ", ".join([self.shapes] + self.inputs + self.outputs + self.patches.names)
+        patches, row buffers."""
+        return ", ".join([self.shapes] + self.inputs + self.outputs + self.patches.names
+                         + self.buffers)
+
+    def allocations(self) -> list[str]:
+        """The patches and the row buffers, allocated once per core block."""
+        last = f"{P}n{self.ir.ndim - 1}"
+        return self.patches.allocations() + [f"{name} = {P}np.empty({last}, {P}np.{dtype})"
+                                             for name, dtype in row_buffers(self.rows)]
+
+    def interior_point(self, index: str) -> str:
+        """The call computing one interior point (reading the row buffers, if any)."""
+        args = ", ".join(a.name for a in self.ir.arguments)
+        if not self.rows:
+            return f"{P}point_inline({index}, {args})"
+        values = ", ".join(f"{P}rw{r.number}" for r in self.rows)
+        return f"{P}point_rows({index}, {args}, {values})"
+
+    def fill_rows(self, leading: list[str], begin: str, end: str) -> list[str]:
+        """The calls filling the row buffers for the points ``[begin, end)`` of the last
+        axis, at the leading indices given."""
+        calls = []
+        for row in self.rows:
+            buffers = ", ".join(name for name, _ in row.buffers)
+            calls.append(f"{P}rows{row.number}({', '.join(leading + [begin, end])}, "
+                         f"{row.node.window.array}, {buffers})")
+        return calls
 
     def edge(self, ranges: list[str]) -> str:
         """The call computing the border points in the box ``ranges`` (``"b, e"`` per axis)."""
@@ -305,18 +344,25 @@ def _interior_function(out: Writer, jit: str, ir: StencilIR, box: _Box, nest: _N
         high = (f"{P}hi{k}", f"{P}n{k}")
         if box.lows[k]:
             edge(k, *low, indent)
+        if k == d - 1:
+            leading = [f"{P}i{a}" for a in range(d - 1)]
+            for line in nest.fill_rows(leading, _unliteral(box.lows[k]), f"{P}hi{k}"):
+                out.add(line, indent)
         out.add(f"for {P}i{k} in range({box.lows[k]}, {P}hi{k}):", indent)
         if k == d - 1:
-            for line in store_point(ir, f"{P}point_inline({index}, {args})"):
+            for line in store_point(ir, nest.interior_point(index)):
                 out.add(line, indent + 1)
         else:
             split_axis(k + 1, indent + 1)
         if box.highs[k]:
             edge(k, *high, indent)
 
+    if d == 1:
+        for line in nest.fill_rows([], f"{P}b0", f"{P}e0"):
+            out.add(line, 1)
     out.add(f"for {P}i0 in range({P}b0, {P}e0):", 1)
     if d == 1:
-        for line in store_point(ir, f"{P}point_inline({index}, {args})"):
+        for line in store_point(ir, nest.interior_point(index)):
             out.add(line, 2)
     else:
         split_axis(1, 2)
@@ -333,9 +379,8 @@ def _loop_nest(out: Writer, ir: StencilIR, box: _Box, nest: _Nest) -> None:
     out.add(f"{P}hi0 = {box.interior_end(0)}", 1)
     out.add(f"{P}r0 = max({P}rb, 0)", 1)
     out.add(f"{P}r1 = min({P}re, {P}n0)", 1)
-    if box.has_border:
-        for line in nest.patches.allocations():
-            out.add(line, 1)
+    for line in nest.allocations():
+        out.add(line, 1)
     whole = [f"{_unliteral(0)}, {P}n{a}" for a in range(1, d)]
     low = (f"{P}r0", f"min({box.lows[0]}, {P}r1)")
     high = (f"max({P}hi0, {P}r0)", f"{P}r1")

@@ -198,8 +198,9 @@ def refuse_what_cannot_run(ir: StencilIR) -> None:
     for node in nodes:
         if isinstance(node, RelativeWindow):
             raise _located(ir, node, "a relative window (an array per point) cannot run on "
-                           "the cuda target", "read the elements one by one, e.g. in a `for` "
-                           "loop over range(...), or use target='cpu'")
+                           "the cuda target", "np.sum/mean/min/max of a window and np.median "
+                           "of up to 27 cells run there; otherwise read the elements one by "
+                           "one, e.g. in a `for` loop over range(...), or use target='cpu'")
     for node in nodes:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
                 and isinstance(node.func.value, ast.Name) \

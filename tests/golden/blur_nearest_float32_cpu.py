@@ -59,3 +59,7 @@ def blur(x, _sc_rb, _sc_re, _sc_out0):
     _sc_r1 = min(_sc_re, _sc_n0)
     _sc_p_x = _sc_np.empty((1, 3), x.dtype)
     _sc_interior(max(0, _sc_r0), min(_sc_hi0, _sc_r1), _sc_n0, _sc_n1, x, _sc_out0, _sc_p_x)
+
+
+# schedule of blur for x: float32
+#   the loop nest as written (no window reductions)

@@ -1,0 +1,196 @@
+"""The CPU's large window reductions, a row of output points at a time.
+
+A window reduction too large to write out (:class:`~stencilc.ir.WindowReduction`, more than
+49 cells) computed point by point is a loop over the window inside the loop over points:
+LLVM vectorizes the inner loop, a reduction it may not reorder for floats, and the points one
+at a time. Here the interior point function reads the reduction from a buffer (``_sc_rw<k>``)
+that ``_sc_rows<k>`` fills for a whole row of points first, with loops whose innermost runs
+along the row (vector lanes hold neighbouring points) in one of two ways
+(:func:`stencilc.schedules.windows.row_method`):
+
+* ``separable``: for every column the row needs, the window's leading axes reduced into
+  ``_sc_rv<k>`` (one pass over the input rows, in C order), then the last axis over those
+  columns: 15 + 15 operations a point for 15x15 instead of 225. Used where the order cannot
+  change the result; min and max of floats keep the rank of each column's winner
+  (``_sc_rr<k>``), so ties and NaNs resolve as numba's C-order loop resolves them.
+* ``ordered``: each point's operations in C order, rows of the window outermost, the
+  last-axis taps written out inside the loop over the row: numba's order, point by point.
+
+Border points compute the same reductions by the loop over the window (the rolled form of
+:func:`~stencilc.schedules.windows.rolled`), with the same operations in the same order.
+"""
+from __future__ import annotations
+
+import ast
+import itertools
+from dataclasses import dataclass
+
+from ..ir import RESERVED_PREFIX as P, StencilIR, WindowReduction
+from ..schedules.windows import better, row_method
+from .common import Writer
+
+_OPS = {"min": "<", "max": ">"}
+#: the most last-axis taps written out in a row pass (more stay a loop)
+MAX_WRITTEN_TAPS = 64
+
+
+@dataclass(frozen=True)
+class RowReduction:
+    number: int
+    node: WindowReduction
+    method: str
+
+    @property
+    def buffers(self) -> list[tuple[str, str]]:
+        """``(name, dtype name)`` of the buffers along the last axis this reduction uses."""
+        k, node = self.number, self.node
+        found = [(f"{P}rw{k}", node.value.name)]
+        if self.method == "separable":
+            column = node.dtype.name if node.op in ("min", "max") else node.accumulate.name
+            if node.op == "mean" and node.dtype.kind in "biu":   # exact sums, then float64
+                column = "uint64" if node.dtype.kind == "u" else "int64"
+            found.append((f"{P}rv{k}", column))
+            if node.op in ("min", "max") and node.dtype.kind == "f":
+                found.append((f"{P}rr{k}", "int32"))
+        return found
+
+
+def row_reductions(ir: StencilIR, fastmath: bool) -> list[RowReduction]:
+    """The body's large window reductions that the CPU computes a row at a time."""
+    nodes = [n for stmt in ir.body for n in ast.walk(stmt) if isinstance(n, WindowReduction)]
+    found = [(n, row_method(n, fastmath)) for n in nodes]
+    return [RowReduction(k, n, m) for k, (n, m) in enumerate(found) if m != "point"]
+
+
+def emit_row_function(out: Writer, decorator: str, row: RowReduction, d: int) -> None:
+    """``_sc_rows<k>(leading indices, b, e, array, buffers...)``: the reduction's values for
+    the points ``[b, e)`` of the last axis into ``_sc_rw<k>``."""
+    node = row.node
+    leading = [f"{P}i{k}" for k in range(d - 1)]
+    params = leading + [f"{P}b", f"{P}e", node.window.array] + [b for b, _ in row.buffers]
+    out.gap()
+    out.add(decorator)
+    out.add(f"def {P}rows{row.number}({', '.join(params)}):")
+    body = _separable(row, d) if row.method == "separable" else _ordered(row, d)
+    for line in body:
+        out.add(line, 1)
+
+
+def _column(offset: int) -> str:
+    """The uint64 index ``_sc_j + offset`` (never negative in the interior; unsigned indices
+    need no wraparound test, so the loop along the row vectorizes)."""
+    if offset == 0:
+        return f"{P}np.uint64({P}j)"
+    return f"{P}np.uint64({P}j {'-' if offset < 0 else '+'} {abs(offset)})"
+
+
+def _cast(dtype_name: str) -> str:
+    return f"{P}np.{dtype_name}"
+
+
+def _leading_loops(node: WindowReduction) -> tuple[list[str], list[str]]:
+    """The loops over the window's leading axes (C order) and the uint64 row index of each
+    axis inside them."""
+    loops, rows = [], []
+    for k, (lo, hi) in enumerate(node.window.bounds[:-1]):
+        loops.append("    " * k + f"for {P}a{k} in range({lo}, {hi}):")
+        loops.append("    " * (k + 1) + f"{P}x{k} = {P}np.uint64({P}i{k} + {P}a{k})")
+        rows.append(f"{P}x{k}")
+    return loops, rows
+
+
+def _read(node: WindowReduction, rows: list[str], column: str) -> str:
+    return f"{node.window.array}[{', '.join(rows + [column])}]"
+
+
+def _separable(row: RowReduction, d: int) -> list[str]:
+    node, k = row.node, row.number
+    lo, hi = node.window.bounds[-1]
+    rw, rv = f"{P}rw{k}", f"{P}rv{k}"
+    rr = f"{P}rr{k}" if len(row.buffers) == 3 else None
+    loops, rows = _leading_loops(node)
+    inner = "    " * (len(node.window.bounds) - 1)
+    column = dict(row.buffers)[rv]
+    lines = [f"{P}cb = {P}b + {lo}", f"{P}ce = {P}e + {hi - 1}"]
+    u = f"{P}u"
+    along = [f"for {P}j in range({P}cb, {P}ce):", f"    {u} = {P}np.uint64({P}j)"]
+    read = _read(node, rows, u)
+    # pass 1: the leading axes, for every column the row needs
+    if node.op in ("sum", "mean"):
+        lines += along + [f"    {rv}[{u}] = {_cast(column)}(0)"]
+        lines += loops + [inner + a for a in along] + \
+            [inner + f"    {rv}[{u}] = {rv}[{u}] + {_cast(column)}({read})"]
+    else:
+        first = _read(node, [f"{P}np.uint64({P}i{a} + {lo_a})"
+                             for a, (lo_a, _) in enumerate(node.window.bounds[:-1])], u)
+        lines += along + [f"    {rv}[{u}] = {first}"]
+        if rr:
+            lines += [f"    {rr}[{u}] = 0", f"{P}rank = {P}np.int32(0)"]
+        lines += loops + [inner + a for a in along] + [
+            inner + f"    {P}v = {read}",
+            inner + f"    {P}s = {rv}[{u}]",
+            inner + f"    {P}t = {better(_OPS[node.op], f'{P}v', f'{P}s', node.dtype)}",
+            inner + f"    {rv}[{u}] = {P}v if {P}t else {P}s"]
+        if rr:
+            lines += [inner + f"    {rr}[{u}] = {P}rank if {P}t else {rr}[{u}]",
+                      inner + f"{P}rank += {P}np.int32(1)"]
+    # pass 2: the last axis
+    lines += [f"for {P}j in range({P}b, {P}e):", f"    {u} = {P}np.uint64({P}j)"]
+    if node.op in ("sum", "mean"):
+        taps = [f"{rv}[{_column(a)}]" for a in range(lo, hi)]
+        lines += [f"    {P}s = {_cast(column)}(0)"]
+        lines += _taps(f"    {P}s = {P}s + ", taps, lo, hi, f"{rv}[{P}np.uint64({P}j + {P}c)]")
+        if node.op == "mean":
+            value = _cast(node.value.name)
+            lines += [f"    {rw}[{u}] = {value}({value}({P}s) / {P}np.intp({node.cells}))"]
+        else:
+            lines += [f"    {rw}[{u}] = {P}s"]
+        return lines
+    lines += [f"    {P}s = {rv}[{_column(lo)}]"]
+    if rr:
+        lines += [f"    {P}r = {rr}[{_column(lo)}]"]
+    for a in range(lo + 1, hi):
+        v = f"{rv}[{_column(a)}]"
+        if rr:
+            q = f"{rr}[{_column(a)}]"
+            lines += [f"    {P}v = {v}", f"    {P}q = {q}",
+                      f"    {P}t = {better(_OPS[node.op], f'{P}v', f'{P}s', node.dtype, (f'{P}q', f'{P}r'))}",
+                      f"    {P}s = {P}v if {P}t else {P}s", f"    {P}r = {P}q if {P}t else {P}r"]
+        else:
+            lines += [f"    {P}v = {v}",
+                      f"    {P}s = {P}v if {better(_OPS[node.op], f'{P}v', f'{P}s', node.dtype)} "
+                      f"else {P}s"]
+    return lines + [f"    {rw}[{u}] = {P}s"]
+
+
+def _taps(prefix: str, taps: list[str], lo: int, hi: int, rolled_tap: str) -> list[str]:
+    """``prefix + tap`` for each tap in order: written out up to :data:`MAX_WRITTEN_TAPS`
+    (the loop along the row is then the innermost, and vectorizes), else a loop."""
+    if len(taps) <= MAX_WRITTEN_TAPS:
+        return [prefix + tap for tap in taps]
+    return [f"    for {P}c in range({lo}, {hi}):", "    " + prefix + rolled_tap]
+
+
+def _ordered(row: RowReduction, d: int) -> list[str]:
+    node, k = row.node, row.number
+    lo, hi = node.window.bounds[-1]
+    rw = f"{P}rw{k}"
+    acc = _cast(node.accumulate.name)
+    loops, rows = _leading_loops(node)
+    inner = "    " * (len(node.window.bounds) - 1)
+    u = f"{P}u"
+    along = [f"for {P}j in range({P}b, {P}e):", f"    {u} = {P}np.uint64({P}j)"]
+    lines = along + [f"    {rw}[{u}] = {acc}(0)"] + loops
+    taps = [_read(node, rows, _column(a)) for a in range(lo, hi)]
+    lines += [inner + a for a in along] + [inner + f"    {P}s = {rw}[{u}]"]
+    lines += [inner + line for line in
+              _taps(f"    {P}s = {P}s + {acc}(", [t + ")" for t in taps], lo, hi,
+                    _read(node, rows, f"{P}np.uint64({P}j + {P}c)") + ")")]
+    lines += [inner + f"    {rw}[{u}] = {P}s"]
+    if node.op == "mean":
+        lines += along + [f"    {rw}[{u}] = {acc}({rw}[{u}] / {P}np.intp({node.cells}))"]
+    return lines
+
+
+def row_buffers(rows: list[RowReduction]) -> list[tuple[str, str]]:
+    return list(itertools.chain.from_iterable(r.buffers for r in rows))

@@ -1,0 +1,53 @@
+"""Schedules: how the loop nest computes a kernel's values, chosen per kernel and dtypes.
+
+Between the simplified IR and code generation (:func:`stencilc.pipeline.generate`), every
+target gets the same rewritten IR, so every target makes the same choice. Each rewrite keeps
+the values numba computes for the body as written (where one cannot, the module that makes it
+says when it applies); :class:`Schedule` lists what was chosen, for ``f.schedule(*dtypes)``,
+``inspect_source`` and ``stencilc inspect --stage schedule``.
+
+* :mod:`.windows`: reductions over a window (``np.median(x[-1:2, -1:2])``) written out read
+  by read, medians as selection networks (:mod:`.networks`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import numpy as np
+
+from ..ir import StencilIR
+from .windows import WindowChoice, lower_windows
+
+__all__ = ["Schedule", "schedule"]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The IR a target generates code from, and the choices that made it."""
+
+    ir: StencilIR
+    dtypes: tuple[np.dtype, ...]
+    windows: tuple[WindowChoice, ...] = ()
+
+    def describe(self) -> str:
+        """The choices as lines of text (``# ``-free; callers add comment marks)."""
+        described = ", ".join(f"{a.name}: {dt.name}"
+                              for a, dt in zip(self.ir.arguments, self.dtypes))
+        lines = [f"schedule of {self.ir.name} for {described}"]
+        if not self.windows:
+            lines.append("  the loop nest as written (no window reductions)")
+        lines += [f"  window {choice}" for choice in self.windows]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+def schedule(ir: StencilIR, arg_dtypes: Sequence[np.dtype], fastmath: bool = False) -> Schedule:
+    """The schedule of ``ir`` (simplified) for arguments of ``arg_dtypes``; ``fastmath`` lets
+    floating-point window sums be reassociated (as the option lets LLVM)."""
+    dtypes = tuple(np.dtype(d) for d in arg_dtypes)
+    by_name = {a.name: dt for a, dt in zip(ir.arguments, dtypes)}
+    body, windows = lower_windows(ir.body, ir.env, by_name, ir.firstlineno, fastmath)
+    return Schedule(replace(ir, body=body), dtypes, tuple(windows))

@@ -1,0 +1,230 @@
+"""Schedules keep numba's values: window reductions written out, as selection networks and a
+row at a time, against numba.stencil computing the same kernel on the array padded as the
+boundary mode pads it (NumPy's np.pad), bit for bit (floats compared as bits: signed zeros
+and the first NaN of a window must come out as numba's C-order loop leaves them; medians are
+compared as values: a median that is zero may carry the other sign than numba's)."""
+from __future__ import annotations
+
+import itertools
+import os
+import zlib
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import load_source
+from stencilc import stencil_ufunc
+from stencilc.schedules.windows import MAX_CELLS, MAX_MEDIAN_CELLS
+
+#: stencilc's boundary modes as np.pad modes (scipy.ndimage's reflect is NumPy's symmetric)
+PAD = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge", "wrap": "wrap"}
+
+
+def window_text(bounds) -> str:
+    return ", ".join(f"{lo}:{hi}" for lo, hi in bounds)
+
+
+def kernels(op: str, bounds, method: bool = False):
+    """The same reduction as a stencilc kernel and as a numba.stencil (run under njit)."""
+    call = f"x[{window_text(bounds)}].{op}()" if method else f"np.{op}(x[{window_text(bounds)}])"
+    module = load_source(f"""
+        import numpy as np
+        def k(x):
+            return {call}
+    """)
+    neighborhood = tuple((lo, hi - 1) for lo, hi in bounds)
+    stencil = numba.stencil(neighborhood=neighborhood)(module.k)
+    return module.k, numba.njit(lambda x: stencil(x))
+
+
+def data(dtype, shape):
+    """Random values of ``dtype``, the same for the same arguments in every test order."""
+    rng = np.random.default_rng(zlib.crc32(f"{dtype} {shape}".encode()))
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return rng.random(shape) < 0.5
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return rng.integers(max(info.min, -1000), min(info.max, 1000), shape, endpoint=True).astype(dtype)
+    x = (rng.standard_normal(shape) * 10).astype(dtype)
+    if dtype.kind == "c":
+        x = x + 1j * (rng.standard_normal(shape) * 10).astype(dtype)
+    flat = x.reshape(-1)
+    flat[rng.integers(0, flat.size, max(1, flat.size // 20))] = 0.0     # ties between zeros
+    flat[rng.integers(0, flat.size, max(1, flat.size // 20))] = -0.0
+    return x
+
+
+def bits(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    return a.view(f"u{a.dtype.itemsize}") if a.dtype.kind == "f" else \
+        (a.view(f"u{a.dtype.itemsize // 2}") if a.dtype.kind == "c" else a)
+
+
+def check(op, bounds, dtype, mode="reflect", shape=None, method=False, nans=0, fastmath=False):
+    ours, theirs = kernels(op, bounds, method)
+    f = stencil_ufunc(boundary=mode, out_dtype="kernel", fastmath=fastmath)(ours)
+    shape = shape or tuple(11 + 2 * (hi - lo) for lo, hi in bounds)
+    x = data(dtype, shape)
+    if nans:
+        x.reshape(-1)[np.random.default_rng(nans).integers(0, x.size, nans)] = np.nan
+    pads = [(max(0, -lo), max(0, hi - 1)) for lo, hi in bounds]
+    padded = np.pad(x, pads, mode=PAD[mode])
+    inside = tuple(slice(a, a + n) for (a, _), n in zip(pads, shape))
+    expected = theirs(padded)[inside]
+    got = f(x)
+    assert got.dtype == expected.dtype
+    if fastmath:
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
+    elif op == "median":   # which of two equal zeros is the median's is not numba's choice
+        np.testing.assert_array_equal(got, expected)
+    else:
+        np.testing.assert_array_equal(bits(got), bits(expected))
+    return f
+
+
+SMALL = [((-1, 2), (-1, 2)), ((-2, 3), (-2, 3)), ((0, 2), (-3, 1))]
+LARGE = [((-4, 5), (-4, 5)), ((-3, 4), (-6, 7)), ((-7, 8), (-7, 8))]
+DTYPES = ["uint8", "int16", "int32", "int64", "uint64", "float32", "float64"]
+#: (op, window) pairs, each with the next dtype and mode in turn: every op meets every size
+#: class and (over the pairs) every dtype and mode, one compile per pair
+PAIRS = list(itertools.product(["sum", "mean", "min", "max"], [SMALL[0], SMALL[2], LARGE[0],
+                                                               LARGE[1]]))
+#: compiling a kernel takes seconds: a few random windows, many in the long profile
+EXAMPLES = 200 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 6
+
+
+@pytest.mark.parametrize("case", range(len(PAIRS)))
+def test_reductions_equal_numba_bit_for_bit(case):
+    op, bounds = PAIRS[case]
+    dtype = DTYPES[case % len(DTYPES)]
+    mode = list(PAD)[case % len(PAD)]
+    check(op, bounds, dtype, mode)
+
+
+@pytest.mark.parametrize("bounds, dtype, mode", [
+    (SMALL[0], "uint8", "reflect"), (SMALL[1], "float32", "nearest"),
+    (((-1, 2), (-1, 2), (-1, 2)), "int32", "wrap"), (((-6, 7),), "float64", "mirror"),
+    (((-1, 1), (0, 2)), "int16", "reflect")], ids=str)
+def test_medians_equal_numba(bounds, dtype, mode):
+    f = check("median", bounds, dtype, mode)
+    assert "selection network" in str(f.schedule(dtype))
+
+
+@pytest.mark.parametrize("op, bounds, dtype", [
+    ("min", SMALL[0], "float32"), ("min", LARGE[0], "float64"), ("max", SMALL[1], "float64"),
+    ("max", LARGE[1], "float32"), ("sum", LARGE[0], "float32"), ("mean", SMALL[0], "float64")],
+    ids=str)
+def test_the_first_nan_of_a_window_wins_as_in_numba(op, bounds, dtype):
+    check(op, bounds, dtype, "nearest", nans=40)
+
+
+def test_a_median_over_nan_is_nan():
+    f = stencil_ufunc(boundary="nearest")(kernels("median", SMALL[1])[0])
+    x = data("float32", (30, 31))
+    x[10, 12] = np.nan
+    got = f(x)
+    expected = np.array([[np.median(np.pad(x, 2, mode="edge")[i:i + 5, j:j + 5])
+                          for j in range(31)] for i in range(30)])
+    np.testing.assert_array_equal(got, expected)
+    assert np.isnan(got[8:13, 10:15]).all()
+
+
+@pytest.mark.parametrize("op, bounds, dtype", [
+    ("sum", SMALL[0], "bool"), ("mean", LARGE[0], "bool"), ("min", LARGE[0], "bool"),
+    ("max", SMALL[0], "bool"), ("sum", LARGE[0], "complex64"), ("mean", SMALL[0], "complex128"),
+    ("min", SMALL[0], "complex64"), ("max", LARGE[0], "complex128")], ids=str)
+def test_bool_and_complex_windows(op, bounds, dtype):
+    check(op, bounds, dtype, "mirror")
+
+
+def test_methods_and_amin_amax_are_reductions_too():
+    check("max", LARGE[1], "int16", method=True)
+    check("amin", SMALL[1], "float32")
+    f = check("amax", LARGE[0], "uint8")
+    assert "separable" in str(f.schedule("uint8"))
+
+
+def test_fastmath_makes_float_window_sums_separable():
+    f = check("mean", LARGE[2], "float32", fastmath=True)
+    assert "separable" in str(f.schedule("float32"))
+    exact = stencil_ufunc()(kernels("mean", LARGE[2])[0])
+    assert "C order" in str(exact.schedule("float32"))
+
+
+@pytest.mark.parametrize("op, bounds, dtype, shape, nans", [
+    ("sum", ((-30, 31),), "float32", (200,), 0), ("min", ((-30, 31),), "float64", (200,), 3),
+    ("mean", ((-2, 3), (-2, 3), (-2, 3)), "int32", (9, 10, 11), 0),
+    ("max", ((-2, 3), (-2, 3), (-2, 3)), "float32", (9, 10, 11), 5)], ids=str)
+def test_one_and_three_dimensional_windows(op, bounds, dtype, shape, nans):
+    check(op, bounds, dtype, "wrap", shape=shape, nans=nans)
+def test_constant_and_none_borders_and_other_expressions():
+    """A reduction inside a larger expression, with cval and unchanged-border settings."""
+    module = load_source("""
+        import numpy as np
+        def k(x):
+            if x[0, 0] > 0:
+                return x[0, 0] - np.mean(x[-5:6, -5:6])
+            return np.max(x[-1:2, -1:2]) + np.median(x[-1:2, -2:3])
+    """)
+    x = data("float64", (40, 37))
+    for boundary, pad in (("constant", dict(mode="constant", constant_values=2.5)),
+                          ("reflect", dict(mode="symmetric"))):
+        f = stencil_ufunc(boundary=boundary, cval=2.5)(module.k)
+        padded = np.pad(x, 5, **pad)
+        expected = np.empty_like(x)
+        for i, j in itertools.product(range(40), range(37)):
+            w = padded[i:i + 11, j:j + 11]
+            if w[5, 5] > 0:
+                acc = 0.0
+                for v in w.reshape(-1):
+                    acc += v
+                expected[i, j] = w[5, 5] - acc / 121
+            else:
+                expected[i, j] = w[4:7, 4:7].max() + np.median(w[4:7, 3:8])
+        np.testing.assert_array_equal(f(x), expected)   # a median's zero may be -0.0
+
+
+def test_a_large_reduction_on_dask_equals_numpy():
+    da = pytest.importorskip("dask.array")
+    f = stencil_ufunc(boundary="reflect", out_dtype="kernel")(kernels("mean", LARGE[2])[0])
+    x = data("float32", (90, 77))
+    for chunks in ((30, 40), (17, 77), (90, 11)):
+        np.testing.assert_array_equal(bits(f(da.from_array(x, chunks=chunks)).compute()),
+                                      bits(f(x)))
+
+
+def test_parallel_rows_equal_cpu():
+    k = kernels("max", LARGE[1])[0]
+    x = data("float32", (300, 257))
+    x[5, 5] = np.nan
+    np.testing.assert_array_equal(bits(stencil_ufunc(target="parallel")(k)(x)),
+                                  bits(stencil_ufunc()(k)(x)))
+
+
+def test_schedule_lists_every_choice():
+    module = load_source("""
+        import numpy as np
+        def k(x):
+            return np.median(x[-1:2, -1:2]) + np.mean(x[-5:6, -5:6]) + np.median(x[-7:8, -7:8])
+    """)
+    f = stencil_ufunc()(module.k)
+    text = str(f.schedule("float32"))
+    assert "selection network" in text and "C order" in text
+    assert f"more than the {MAX_MEDIAN_CELLS}" in text
+    assert text.splitlines()[1] in f.inspect_source("float32")
+    assert 9 <= MAX_MEDIAN_CELLS < 225 and 25 <= MAX_CELLS < 81
+
+
+@settings(max_examples=EXAMPLES)
+@given(op=st.sampled_from(["sum", "mean", "min", "max", "median"]),
+       lo=st.tuples(st.integers(-4, 0), st.integers(-9, 0)),
+       size=st.tuples(st.integers(1, 9), st.integers(1, 19)),
+       dtype=st.sampled_from(["uint8", "int32", "float32", "float64"]),
+       mode=st.sampled_from(sorted(PAD)))
+def test_random_windows_equal_numba(op, lo, size, dtype, mode):
+    bounds = tuple((a, a + n) for a, n in zip(lo, size))
+    check(op, bounds, dtype, mode, nans=0)
