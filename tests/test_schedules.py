@@ -91,10 +91,10 @@ LARGE = [((-4, 5), (-4, 5)), ((-3, 4), (-6, 7)), ((-7, 8), (-7, 8))]
 DTYPES = ["uint8", "int16", "int32", "int64", "uint64", "float32", "float64"]
 #: (op, window) pairs, each with the next dtype and mode in turn: every op meets every size
 #: class and (over the pairs) every dtype and mode, one compile per pair
-PAIRS = list(itertools.product(["sum", "mean", "min", "max"], [SMALL[0], SMALL[2], LARGE[0],
-                                                               LARGE[1]]))
+PAIRS = list(itertools.product(["sum", "mean", "min", "max"], [SMALL[0], LARGE[1]])) + \
+    [("sum", SMALL[2]), ("min", SMALL[2]), ("mean", LARGE[0]), ("max", LARGE[0])]
 #: compiling a kernel takes seconds: a few random windows, many in the long profile
-EXAMPLES = 200 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 6
+EXAMPLES = 200 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 3
 
 
 @pytest.mark.parametrize("case", range(len(PAIRS)))
@@ -115,8 +115,8 @@ def test_medians_equal_numba(bounds, dtype, mode):
 
 
 @pytest.mark.parametrize("op, bounds, dtype", [
-    ("min", SMALL[0], "float32"), ("min", LARGE[0], "float64"), ("max", SMALL[1], "float64"),
-    ("max", LARGE[1], "float32"), ("sum", LARGE[0], "float32"), ("mean", SMALL[0], "float64")],
+    ("min", SMALL[0], "float32"), ("min", LARGE[0], "float64"), ("max", LARGE[1], "float32"),
+    ("sum", LARGE[0], "float32")],
     ids=str)
 def test_the_first_nan_of_a_window_wins_as_in_numba(op, bounds, dtype):
     check(op, bounds, dtype, "nearest", nans=40)
@@ -134,16 +134,15 @@ def test_a_median_over_nan_is_nan():
 
 
 @pytest.mark.parametrize("op, bounds, dtype", [
-    ("sum", SMALL[0], "bool"), ("mean", LARGE[0], "bool"), ("min", LARGE[0], "bool"),
-    ("max", SMALL[0], "bool"), ("sum", LARGE[0], "complex64"), ("mean", SMALL[0], "complex128"),
-    ("min", SMALL[0], "complex64"), ("max", LARGE[0], "complex128")], ids=str)
+    ("mean", LARGE[0], "bool"), ("min", LARGE[0], "bool"), ("max", SMALL[0], "bool"),
+    ("sum", LARGE[0], "complex64"), ("min", SMALL[0], "complex64"),
+    ("max", LARGE[0], "complex128")], ids=str)
 def test_bool_and_complex_windows(op, bounds, dtype):
     check(op, bounds, dtype, "mirror")
 
 
 def test_methods_and_amin_amax_are_reductions_too():
-    check("max", LARGE[1], "int16", method=True)
-    check("amin", SMALL[1], "float32")
+    check("min", SMALL[0], "int16", method=True)
     f = check("amax", LARGE[0], "uint8")
     assert "separable" in str(f.schedule("uint8"))
 
@@ -156,8 +155,7 @@ def test_fastmath_makes_float_window_sums_separable():
 
 
 @pytest.mark.parametrize("op, bounds, dtype, shape, nans", [
-    ("sum", ((-30, 31),), "float32", (200,), 0), ("min", ((-30, 31),), "float64", (200,), 3),
-    ("mean", ((-2, 3), (-2, 3), (-2, 3)), "int32", (9, 10, 11), 0),
+    ("sum", ((-30, 31),), "float32", (200,), 0), ("min", ((-25, 26),), "float64", (120,), 3),
     ("max", ((-2, 3), (-2, 3), (-2, 3)), "float32", (9, 10, 11), 5)], ids=str)
 def test_one_and_three_dimensional_windows(op, bounds, dtype, shape, nans):
     check(op, bounds, dtype, "wrap", shape=shape, nans=nans)
@@ -171,8 +169,7 @@ def test_constant_and_none_borders_and_other_expressions():
             return np.max(x[-1:2, -1:2]) + np.median(x[-1:2, -2:3])
     """)
     x = data("float64", (40, 37))
-    for boundary, pad in (("constant", dict(mode="constant", constant_values=2.5)),
-                          ("reflect", dict(mode="symmetric"))):
+    for boundary, pad in (("constant", dict(mode="constant", constant_values=2.5)),):
         f = stencil_ufunc(boundary=boundary, cval=2.5)(module.k)
         padded = np.pad(x, 5, **pad)
         expected = np.empty_like(x)
