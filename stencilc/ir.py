@@ -166,6 +166,11 @@ def render_body(body: list[ast.stmt]) -> str:
     return ast.unparse(ast.fix_missing_locations(module))
 
 
+def render_expression(node: ast.expr) -> str:
+    """One expression as text, relative accesses shown as in :func:`render_body`."""
+    return ast.unparse(ast.fix_missing_locations(_Printer().visit(copy.deepcopy(node))))
+
+
 def constant_node(value) -> ast.expr:
     """An AST expression that evaluates to ``value``, with its exact type, in generated code.
 

@@ -216,7 +216,8 @@ class StencilUFunc:
         """How the loop nest computes the kernel for these argument dtypes (every target makes
         the same choices): window reductions written out or kept, with the reason. ``str()``
         of the result lists them; ``inspect_source`` ends with the same list."""
-        return pipeline.schedule(self.ir, self._arg_dtypes(dtypes), self.options.fastmath)
+        return pipeline.schedule(self.ir, self._arg_dtypes(dtypes), self.options.fastmath,
+                                 narrow=getattr(self._target, "narrows_integers", False))
 
     def inspect_llvm(self, *dtypes) -> str:
         """The LLVM IR the target compiled for these argument dtypes (compiling if needed)."""

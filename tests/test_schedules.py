@@ -92,9 +92,9 @@ DTYPES = ["uint8", "int16", "int32", "int64", "uint64", "float32", "float64"]
 #: (op, window) pairs, each with the next dtype and mode in turn: every op meets every size
 #: class and (over the pairs) every dtype and mode, one compile per pair
 PAIRS = list(itertools.product(["sum", "mean", "min", "max"], [SMALL[0], LARGE[1]])) + \
-    [("sum", SMALL[2]), ("min", SMALL[2]), ("mean", LARGE[0]), ("max", LARGE[0])]
+    [("sum", SMALL[2]), ("max", LARGE[0])]
 #: compiling a kernel takes seconds: a few random windows, many in the long profile
-EXAMPLES = 200 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 3
+EXAMPLES = 200 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 2
 
 
 @pytest.mark.parametrize("case", range(len(PAIRS)))
@@ -107,16 +107,15 @@ def test_reductions_equal_numba_bit_for_bit(case):
 
 @pytest.mark.parametrize("bounds, dtype, mode", [
     (SMALL[0], "uint8", "reflect"), (SMALL[1], "float32", "nearest"),
-    (((-1, 2), (-1, 2), (-1, 2)), "int32", "wrap"), (((-6, 7),), "float64", "mirror"),
-    (((-1, 1), (0, 2)), "int16", "reflect")], ids=str)
+    (((-1, 2), (-1, 2), (-1, 2)), "int32", "wrap"), (((-1, 1), (0, 2)), "int16", "mirror")],
+    ids=str)
 def test_medians_equal_numba(bounds, dtype, mode):
     f = check("median", bounds, dtype, mode)
     assert "selection network" in str(f.schedule(dtype))
 
 
 @pytest.mark.parametrize("op, bounds, dtype", [
-    ("min", SMALL[0], "float32"), ("min", LARGE[0], "float64"), ("max", LARGE[1], "float32"),
-    ("sum", LARGE[0], "float32")],
+    ("min", SMALL[0], "float32"), ("min", LARGE[0], "float64"), ("max", LARGE[1], "float32")],
     ids=str)
 def test_the_first_nan_of_a_window_wins_as_in_numba(op, bounds, dtype):
     check(op, bounds, dtype, "nearest", nans=40)
@@ -134,8 +133,7 @@ def test_a_median_over_nan_is_nan():
 
 
 @pytest.mark.parametrize("op, bounds, dtype", [
-    ("mean", LARGE[0], "bool"), ("min", LARGE[0], "bool"), ("max", SMALL[0], "bool"),
-    ("sum", LARGE[0], "complex64"), ("min", SMALL[0], "complex64"),
+    ("mean", LARGE[0], "bool"), ("min", LARGE[0], "bool"), ("sum", LARGE[0], "complex64"),
     ("max", LARGE[0], "complex128")], ids=str)
 def test_bool_and_complex_windows(op, bounds, dtype):
     check(op, bounds, dtype, "mirror")
@@ -155,7 +153,7 @@ def test_fastmath_makes_float_window_sums_separable():
 
 
 @pytest.mark.parametrize("op, bounds, dtype, shape, nans", [
-    ("sum", ((-30, 31),), "float32", (200,), 0), ("min", ((-25, 26),), "float64", (120,), 3),
+    ("min", ((-25, 26),), "float64", (120,), 3),
     ("max", ((-2, 3), (-2, 3), (-2, 3)), "float32", (9, 10, 11), 5)], ids=str)
 def test_one_and_three_dimensional_windows(op, bounds, dtype, shape, nans):
     check(op, bounds, dtype, "wrap", shape=shape, nans=nans)
@@ -225,3 +223,66 @@ def test_schedule_lists_every_choice():
 def test_random_windows_equal_numba(op, lo, size, dtype, mode):
     bounds = tuple((a, a + n) for a, n in zip(lo, size))
     check(op, bounds, dtype, mode, nans=0)
+
+
+# --- integer narrowing -----------------------------------------------------------------------
+
+NARROWED = ["x[-1] + x[0] + x[1]", "x[-1] - 2 * x[0] + x[1]", "x[-1] * x[1] - x[0]",
+            "-x[-1] + x[1] * 3 + 7", "(x[-1] + x[1]) * (x[0] - 1)"]
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint8", "int16", "uint16", "int32"])
+def test_narrowed_expressions_keep_numbas_values_at_every_extreme(dtype, monkeypatch):
+    """Every combination of extreme and small values in the three taps, through each
+    expression, against numba computing the same expression on the same scalars: the same
+    type, the same bits; and the schedule says which were narrowed. With every narrow type
+    allowed (only int8 is by default, where it pays)."""
+    monkeypatch.setattr("stencilc.schedules.narrowing.NARROW_TYPES",
+                        tuple(np.dtype(t) for t in ("int8", "int16", "int32")))
+    info = np.iinfo(dtype) if dtype != "bool" else None
+    values = [False, True] if info is None else sorted(
+        v for v in {int(info.min), int(info.min) + 1, -1, 0, 1, 2, int(info.max) - 1,
+                    int(info.max)} if info.min <= v <= info.max)
+    rows = np.array(list(itertools.product(values, repeat=3)), dtype=dtype)
+    body = "\n".join(f"    v{k} = {e}" for k, e in enumerate(NARROWED))
+    module = load_source(f"def k(x):\n{body}\n    return {', '.join(f'v{k}' for k in range(len(NARROWED)))}\n")
+    f = stencil_ufunc("(n)->" + ",".join(["(n)"] * len(NARROWED)), out_dtype="kernel")(module.k)
+    got = f(rows)
+    for k, expression in enumerate(NARROWED):
+        scalar = numba.njit(eval("lambda a, b, c: " + expression.replace("x[-1]", "a")
+                                 .replace("x[0]", "b").replace("x[1]", "c")))
+        values = [scalar(*row) for row in rows]
+        returned = scalar.nopython_signatures[0].return_type
+        expected = np.array(values, numba.np.numpy_support.as_dtype(returned))
+        assert got[k].dtype == expected.dtype, expression
+        np.testing.assert_array_equal(got[k][:, 1], expected, err_msg=expression)
+    narrowed = str(f.schedule(dtype))
+    assert ("narrowed" in narrowed) == (dtype != "int32"), narrowed   # int32 sums need int64
+
+
+def test_unsigned_differences_are_left_to_numba(monkeypatch):
+    """numba computes uint8 - uint8 in uint64, where it wraps: never narrowed."""
+    monkeypatch.setattr("stencilc.schedules.narrowing.NARROW_TYPES",
+                        tuple(np.dtype(t) for t in ("int8", "int16", "int32")))
+    module = load_source("def k(x):\n    return x[-1] - x[1] + x[0]\n")
+    f = stencil_ufunc("(n)->(n)", out_dtype="kernel")(module.k)
+    assert "narrowed" not in str(f.schedule("uint8"))
+    assert "narrowed" in str(f.schedule("int8"))
+    x = np.array([0, 5, 200, 3, 255, 0], np.uint8)
+    reference = numba.njit(lambda a, b, c: a - c + b)
+    np.testing.assert_array_equal(f(x)[1:-1], [reference(*x[i - 1:i + 2]) for i in range(1, 5)])
+
+
+def test_game_of_life_on_bools_is_narrowed_and_equals_numpy():
+    module = load_source("""
+        def life(x):
+            n = (x[-1, -1] + x[-1, 0] + x[-1, 1] + x[0, -1] + x[0, 1] + x[1, -1] + x[1, 0]
+                 + x[1, 1])
+            return n == 3 or (n == 2 and x[0, 0])
+    """)
+    f = stencil_ufunc(boundary="wrap")(module.life)
+    assert "computed in int8 (values in [0, 8])" in str(f.schedule("bool"))
+    x = data("bool", (40, 45))
+    n = sum(np.roll(x, (a, b), (0, 1)).astype(int) for a in (-1, 0, 1) for b in (-1, 0, 1)
+            if (a, b) != (0, 0))
+    np.testing.assert_array_equal(f(x), (n == 3) | ((n == 2) & x))

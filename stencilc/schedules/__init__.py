@@ -7,7 +7,9 @@ says when it applies); :class:`Schedule` lists what was chosen, for ``f.schedule
 ``inspect_source`` and ``stencilc inspect --stage schedule``.
 
 * :mod:`.windows`: reductions over a window (``np.median(x[-1:2, -1:2])``) written out read
-  by read, medians as selection networks (:mod:`.networks`).
+  by read, medians as selection networks (:mod:`.networks`);
+* :mod:`.narrowing`: integer expressions of small integers computed in int8/16/32 where
+  intervals prove it exact (targets with ``narrows_integers``: the CPU's).
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..ir import StencilIR
+from ..ir import StencilIR, render_expression
+from .narrowing import NarrowChoice, narrow_integers
 from .windows import WindowChoice, lower_windows
 
 __all__ = ["Schedule", "schedule"]
@@ -29,25 +32,33 @@ class Schedule:
     ir: StencilIR
     dtypes: tuple[np.dtype, ...]
     windows: tuple[WindowChoice, ...] = ()
+    narrowed: tuple[NarrowChoice, ...] = ()
 
     def describe(self) -> str:
         """The choices as lines of text (``# ``-free; callers add comment marks)."""
         described = ", ".join(f"{a.name}: {dt.name}"
                               for a, dt in zip(self.ir.arguments, self.dtypes))
         lines = [f"schedule of {self.ir.name} for {described}"]
-        if not self.windows:
-            lines.append("  the loop nest as written (no window reductions)")
+        if not (self.windows or self.narrowed):
+            lines.append("  the loop nest as written (no window reductions, no integer "
+                         "expression to narrow)")
         lines += [f"  window {choice}" for choice in self.windows]
+        lines += [f"  narrowed {choice}" for choice in self.narrowed]
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.describe()
 
 
-def schedule(ir: StencilIR, arg_dtypes: Sequence[np.dtype], fastmath: bool = False) -> Schedule:
+def schedule(ir: StencilIR, arg_dtypes: Sequence[np.dtype], fastmath: bool = False,
+             narrow: bool = False) -> Schedule:
     """The schedule of ``ir`` (simplified) for arguments of ``arg_dtypes``; ``fastmath`` lets
-    floating-point window sums be reassociated (as the option lets LLVM)."""
+    floating-point window sums be reassociated (as the option lets LLVM); ``narrow``: the
+    target's runtime has the narrow integer helpers (the CPU targets)."""
     dtypes = tuple(np.dtype(d) for d in arg_dtypes)
     by_name = {a.name: dt for a, dt in zip(ir.arguments, dtypes)}
     body, windows = lower_windows(ir.body, ir.env, by_name, ir.firstlineno, fastmath)
-    return Schedule(replace(ir, body=body), dtypes, tuple(windows))
+    narrowed: list[NarrowChoice] = []
+    if narrow:
+        body, narrowed = narrow_integers(body, by_name, ir.firstlineno, render_expression)
+    return Schedule(replace(ir, body=body), dtypes, tuple(windows), tuple(narrowed))

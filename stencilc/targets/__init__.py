@@ -32,6 +32,9 @@ class Target(Protocol):
     aliases: tuple[str, ...]
     description: str
     requires: str            # what must be installed, for error messages and `stencilc targets`
+    #: optional: True where the runtime module has the integer-narrowing helpers
+    #: (stencilc.schedules.narrowing); absent means False
+    narrows_integers: bool
 
     def installed(self) -> bool:
         """Whether its packages are present: kernels can be decorated, compiled and inspected

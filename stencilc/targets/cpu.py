@@ -47,6 +47,9 @@ def numba_type(dtype: np.dtype, ndim: int):
 
 class CpuTarget:
     name = "cpu"
+    #: integer expressions may be computed narrow (stencilc.schedules.narrowing; the runtime
+    #: module has the helpers)
+    narrows_integers = True
     aliases: tuple[str, ...] = ()
     description = "one thread per call (Dask or the caller supplies parallelism)"
     requires = "numba"

@@ -62,4 +62,4 @@ def blur(x, _sc_rb, _sc_re, _sc_out0):
 
 
 # schedule of blur for x: float32
-#   the loop nest as written (no window reductions)
+#   the loop nest as written (no window reductions, no integer expression to narrow)
