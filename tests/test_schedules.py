@@ -286,3 +286,25 @@ def test_game_of_life_on_bools_is_narrowed_and_equals_numpy():
     n = sum(np.roll(x, (a, b), (0, 1)).astype(int) for a in (-1, 0, 1) for b in (-1, 0, 1)
             if (a, b) != (0, 0))
     np.testing.assert_array_equal(f(x), (n == 3) | ((n == 2) & x))
+
+
+def test_two_large_reductions_two_outputs_and_a_none_border():
+    """Row buffers for two reductions of different windows; points whose (union)
+    neighbourhood leaves the array get cval; NumPy's sliding windows as the oracle."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    module = load_source("""
+        import numpy as np
+        def k(x):
+            return np.max(x[-4:5, -3:4]), np.mean(x[-4:5, -4:5])
+    """)
+    f = stencil_ufunc("(n,m)->(n,m),(n,m)", boundary=None, cval=-1, out_dtype="kernel")(module.k)
+    x = data("float32", (30, 33))
+    high, mean = f(x)
+    np.testing.assert_array_equal(high[4:-4, 4:-4], sliding_window_view(x, (9, 7)).max(axis=(2, 3))[:, 1:-1])
+    total = np.zeros((22, 25), np.float32)
+    for i, j in itertools.product(range(9), range(9)):   # numba's order: C order, float32
+        total = total + x[i:i + 22, j:j + 25]
+    np.testing.assert_array_equal(mean[4:-4, 4:-4], (total / np.int64(81)).astype(np.float32))
+    for result in (high, mean):
+        assert (result[:4] == -1).all() and (result[:, -4:] == -1).all()
