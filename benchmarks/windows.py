@@ -65,6 +65,17 @@ def median15(x):
     return np.median(x[-7:8, -7:8])
 
 
+def weights15(x, w):
+    acc = 0.0
+    for i in range(-7, 8):
+        for j in range(-7, 8):
+            acc += w[i + 7, j + 7] * x[i, j]
+    return acc
+
+
+WEIGHTS15 = (np.random.default_rng(7).random((15, 15)) / 225).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -75,6 +86,7 @@ class Case:
     out_dtype: object = None
     exact: bool = True   # else: float32 rounding of a reordered sum
     fastmath: bool = False
+    weights: np.ndarray | None = None   # a standard_indexing second argument
 
 
 def _uniform(size):
@@ -99,6 +111,9 @@ CASES = [
     Case("mean 15x15 float32", mean15, "float32", _uniform(15), 1.0, exact=False),
     Case("mean 15x15 float32 fastmath", mean15, "float32", _uniform(15), 1.0, exact=False,
          fastmath=True),
+    Case("weights 15x15 float32", weights15, "float32",
+         lambda x: ndi.correlate(x, WEIGHTS15, mode="reflect"), 3.0, exact=False,
+         weights=WEIGHTS15),
 ]
 
 
@@ -116,14 +131,17 @@ def _agrees(ours: np.ndarray, theirs: np.ndarray, exact: bool) -> bool:
 
 def run_case(case: Case, timer: Timer) -> dict:
     x = _input(case.dtype, np.random.default_rng(0))
-    f = stencil_ufunc("(n,m)->(n,m)", boundary="reflect", out_dtype=case.out_dtype,
-                      fastmath=case.fastmath)(case.kernel)
+    layout = "(n,m)->(n,m)" if case.weights is None else "(n,m),(p,q)->(n,m)"
+    f = stencil_ufunc(layout, boundary="reflect", out_dtype=case.out_dtype,
+                      fastmath=case.fastmath,
+                      standard_indexing=() if case.weights is None else ["w"])(case.kernel)
+    args = (x,) if case.weights is None else (x, case.weights)
     began = time.perf_counter()
-    ours = f(x)
+    ours = f(*args)
     compile_s = time.perf_counter() - began
     theirs = case.scipy(x)
-    schedule = str(f.schedule(x.dtype)).splitlines()[1:]
-    stencilc_s = timer.median(lambda: f(x), cold=False)
+    schedule = str(f.schedule(*(a.dtype for a in args))).splitlines()[1:]
+    stencilc_s = timer.median(lambda: f(*args), cold=False)
     scipy_s = timer.median(lambda: case.scipy(x), cold=False)
     speedup = scipy_s / stencilc_s
     return {"case": case.name, "stencilc_s": stencilc_s, "scipy_s": scipy_s,

@@ -102,6 +102,43 @@ class WindowReduction(ast.stmt):
     def cells(self) -> int:
         return math.prod(hi - lo for lo, hi in self.window.bounds)
 
+    @property
+    def key(self) -> str:
+        """Unique among the body's accumulations and window reductions (results are)."""
+        return self.result
+
+
+class Accumulation(ast.stmt):
+    """``result = init`` then a loop nest over constant ranges whose only statement adds
+    ``update`` to ``result`` (a weighted window written as loops too large to unroll), put in
+    the body by the schedule (:mod:`stencilc.schedules.accumulate`). ``original`` holds the
+    two statements as written, which every target can compute per point; the CPU computes a
+    row of points at a time, each point's additions in the same order.
+
+    ``loops``: ``(variable, (start, stop, step))`` from the outermost."""
+
+    _fields = ()
+
+    def __init__(self, result: str = "", init: ast.expr | None = None,
+                 loops: tuple = (), update: ast.expr | None = None,
+                 original: list | None = None, number: int = 0, **location):
+        super().__init__(**location)
+        self.number = number    # several nests may accumulate into the same local
+        self.result = result
+        self.init = init
+        self.loops = loops
+        self.update = update
+        self.original = original or []
+
+    @property
+    def key(self) -> str:
+        """Unique among the body's accumulations and window reductions."""
+        return f"{self.result}#{self.number}"
+
+    @property
+    def taps(self) -> int:
+        return math.prod(len(range(*bounds)) for _, bounds in self.loops)
+
 
 @dataclass(frozen=True)
 class ShapeNeed:
@@ -154,6 +191,9 @@ class _Printer(ast.NodeTransformer):
     def visit_RelativeWindow(self, node: RelativeWindow) -> ast.expr:
         parts = ", ".join(f"{lo}:{hi}" for lo, hi in node.bounds)
         return ast.Name(id=f"{node.array}@[{parts}]", ctx=ast.Load())
+
+    def visit_Accumulation(self, node: Accumulation) -> list[ast.stmt]:
+        return [self.visit(copy.deepcopy(stmt)) for stmt in node.original]
 
     def visit_WindowReduction(self, node: WindowReduction) -> ast.stmt:
         window = ast.unparse(self.visit_RelativeWindow(node.window))

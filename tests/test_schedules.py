@@ -308,3 +308,98 @@ def test_two_large_reductions_two_outputs_and_a_none_border():
     np.testing.assert_array_equal(mean[4:-4, 4:-4], (total / np.int64(81)).astype(np.float32))
     for result in (high, mean):
         assert (result[:4] == -1).all() and (result[:, -4:] == -1).all()
+
+
+# --- large accumulating loop nests ------------------------------------------------------------
+
+TABLE = np.random.default_rng(5).random((9, 9)).astype(np.float32)
+
+
+@pytest.mark.parametrize("dtype, mode", [("float32", "reflect"), ("int16", "wrap")])
+def test_a_large_weights_table_equals_numba_bit_for_bit(dtype, mode):
+    """A 15x15 standard_indexing weights table: a row at a time on the CPU, each point's
+    additions in the order written; numba.stencil on the padded array as the oracle."""
+    module = load_source("""
+        def blur(x, w):
+            acc = 0.0
+            for i in range(-7, 8):
+                for j in range(-7, 8):
+                    acc += w[i + 7, j + 7] * x[i, j]
+            return acc
+    """)
+    f = stencil_ufunc("(n,m),(p,q)->(n,m)", boundary=mode, standard_indexing=["w"],
+                      out_dtype="kernel")(module.blur)
+    assert "accumulation line" in str(f.schedule(dtype, "float32"))
+    stencil = numba.stencil(neighborhood=((-7, 7), (-7, 7)), standard_indexing=("w",))(module.blur)
+    oracle = numba.njit(lambda x, w: stencil(x, w))
+    x = data(dtype, (40, 53))
+    w = (np.random.default_rng(2).random((15, 15)) - 0.5).astype(np.float32)
+    expected = oracle(np.pad(x, 7, mode=PAD[mode]), w)[7:-7, 7:-7]
+    np.testing.assert_array_equal(bits(f(x, w)), bits(expected))
+
+
+def test_a_global_table_nest_with_step_and_an_accumulation_of_its_own_form():
+    module = load_source("""
+        import numpy as np
+        def k(x):
+            total = np.float32(0)
+            for a in range(-4, 5):
+                for b in range(-8, 9, 2):
+                    total = total + TABLE[a + 4, b // 2 + 4] * x[a, b]
+            return total * 2
+    """, namespace={"TABLE": TABLE})
+    f = stencil_ufunc(boundary="nearest")(module.k)
+    assert "accumulation line" in str(f.schedule("float32"))
+    x = data("float32", (30, 47))
+    padded = np.pad(x, ((4, 4), (8, 8)), mode="edge")
+    expected = np.empty_like(x)
+    for i, j in itertools.product(range(30), range(47)):   # the order written, in float32
+        total = np.float32(0)
+        for a, b in itertools.product(range(-4, 5), range(-8, 9, 2)):
+            total = np.float32(total + TABLE[a + 4, b // 2 + 4] * padded[i + 4 + a, j + 8 + b])
+        expected[i, j] = total * 2
+    np.testing.assert_array_equal(bits(f(x)), bits(expected))
+
+
+@pytest.mark.parametrize("layout, body, shape, dtype", [
+    ("(n)->(n)", "for a in range(-40, 41):\n        acc += x[a] * (a + 1)", (300,), "float32"),
+    ("(n,m,p)->(n,m,p)", "for a in range(-2, 3):\n        for b in range(-2, 3):\n"
+     "            for c in range(-2, 3):\n                acc = acc + (x[a, b, c] * (a - b) + c)",
+     (9, 10, 11), "int16")], ids=["1-d", "3-d"])
+def test_accumulations_equal_the_nest_as_written(layout, body, shape, dtype, monkeypatch):
+    """1-D and 3-D nests (81 and 125 taps): the row schedule against the same nest compiled
+    as written (the schedule's threshold raised), bit for bit."""
+    module = load_source(f"def k(x):\n    acc = 0\n    {body}\n    return acc\n")
+    scheduled = stencil_ufunc(layout, boundary="mirror", out_dtype="kernel")(module.k)
+    assert "accumulation" in str(scheduled.schedule(dtype))
+    got = scheduled(data(dtype, shape))
+    monkeypatch.setattr("stencilc.schedules.accumulate.MIN_TAPS", 10**6)
+    written = stencil_ufunc(layout, boundary="mirror", out_dtype="kernel")(module.k)
+    assert "accumulation" not in str(written.schedule(dtype))
+    np.testing.assert_array_equal(bits(got), bits(written(data(dtype, shape))))
+
+
+def test_two_nests_accumulating_into_one_local():
+    module = load_source("""
+        def k(x):
+            acc = 0.0
+            for a in range(-4, 5):
+                for b in range(-4, 5):
+                    acc += x[a, b]
+            first = acc
+            acc = 0.0
+            for c in range(-4, 5):
+                for d in range(-4, 5):
+                    acc += x[c, d] * x[c, d]
+            return first, acc
+    """)
+    f = stencil_ufunc("(n,m)->(n,m),(n,m)", boundary="wrap")(module.k)
+    assert str(f.schedule("float64")).count("accumulation line") == 2
+    x = data("float64", (20, 23))
+    first = second = np.zeros_like(x)
+    for a, b in itertools.product(range(-4, 5), range(-4, 5)):   # the order written
+        shifted = np.roll(x, (-a, -b), (0, 1))
+        first, second = first + shifted, second + shifted * shifted
+    got = f(x)
+    np.testing.assert_array_equal(bits(got[0]), bits(first))
+    np.testing.assert_array_equal(bits(got[1]), bits(second))

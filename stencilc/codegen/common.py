@@ -21,8 +21,8 @@ import numpy as np
 
 from ..boundary import INDEX_RULES, cast_cval
 from ..folding import int_value
-from ..ir import (RESERVED_PREFIX as P, RelativeRead, RelativeWindow, Role, StencilIR,
-                  WindowReduction, constant_node)
+from ..ir import (RESERVED_PREFIX as P, Accumulation, RelativeRead, RelativeWindow, Role,
+                  StencilIR, WindowReduction, constant_node)
 from ..schedules.windows import rolled
 
 def helper(prefix: str, base: str) -> str:
@@ -133,7 +133,7 @@ class AccessRenderer(ast.NodeTransformer):
                  standard: StandardReads | None = None, checks: dict[str, str] | None = None,
                  prefix: str = "", rows: dict[str, str] | None = None):
         self.ndim = ndim
-        self.rows = rows or {}   # window reduction result -> buffer holding the row's values
+        self.rows = rows or {}   # reduction's key -> buffer holding the row's values
         self.prefix = prefix     # of the helpers called: this target's, or another's
         self.standard = standard or StandardReads(frozenset(), {}, 1)
         self.checks = {} if checks is None else checks   # message -> index-check helper
@@ -212,16 +212,26 @@ class AccessRenderer(ast.NodeTransformer):
         node.slice = index_tuple(items)
         return node
 
+    def visit_Accumulation(self, node: Accumulation) -> ast.stmt | list[ast.stmt]:
+        """A large accumulating nest: read from the row buffer the CPU filled, or computed
+        here as written."""
+        return self._from_row(node) or [self.visit(copy.deepcopy(stmt))
+                                         for stmt in node.original]
+
     def visit_WindowReduction(self, node: WindowReduction) -> ast.stmt | list[ast.stmt]:
         """A large window reduction: read from the row buffer the CPU filled, or computed
         here by a loop over the window."""
-        buffer = self.rows.get(node.result)
-        if buffer is not None and not self.border:
-            last = name(f"{P}i{self.ndim - 1}")
-            value = ast.Subscript(value=name(buffer), slice=last, ctx=ast.Load())
-            return ast.copy_location(ast.Assign(targets=[ast.Name(id=node.result, ctx=ast.Store())],
-                                                value=value), node)
-        return [self.visit(stmt) for stmt in rolled(node)]
+        return self._from_row(node) or [self.visit(stmt) for stmt in rolled(node)]
+
+    def _from_row(self, node: Accumulation | WindowReduction) -> ast.stmt | None:
+        """``result = buffer[i_last]`` in the interior where a row buffer holds the values."""
+        buffer = self.rows.get(node.key)
+        if buffer is None or self.border:
+            return None
+        value = ast.Subscript(value=name(buffer), slice=name(f"{P}i{self.ndim - 1}"),
+                              ctx=ast.Load())
+        target = ast.Name(id=node.result, ctx=ast.Store())
+        return ast.copy_location(ast.Assign(targets=[target], value=value), node)
 
     def visit_RelativeWindow(self, node: RelativeWindow) -> ast.expr:
         if not self.border:
@@ -316,15 +326,17 @@ def emit_point_functions(out: Writer, ir: StencilIR, spec: BoundarySpec,
                          point_decorator: str, border_decorator: str, *, prefix: str = "",
                          with_border: bool = True,
                          transform: Callable[[list[ast.stmt], bool], list[ast.stmt]] | None
-                         = None, rows: tuple[str, IndexStrategy, dict[str, str]] | None = None
-                         ) -> None:
+                         = None, rows: tuple[str, IndexStrategy, dict[str, str]] | None = None,
+                         row_functions: Callable[[Callable[[], "AccessRenderer"]], None] | None
+                         = None) -> None:
     """``_sc_point`` (interior reads, no boundary logic) and, unless every axis is ``None``,
     ``_sc_border`` with the window helpers its border windows need. ``prefix`` names them
     and the helpers they call (``_sc_cpu_point``); ``transform(body, border)`` rewrites each
     rendered body (the CUDA target makes conversions explicit there). ``rows``
     (decorator, index strategy, result -> buffer) adds ``_sc_point_rows``: the interior point
     reading its large window reductions from row buffers, which it takes after the
-    arguments."""
+    arguments; ``row_functions(make_renderer)`` then writes the functions that fill them,
+    rendering with interior renderers that share the index checks of the point functions."""
     d = ir.ndim
     args = [a.name for a in ir.arguments]
     index_params = [f"{P}i{k}" for k in range(d)]
@@ -358,6 +370,9 @@ def emit_point_functions(out: Writer, ir: StencilIR, spec: BoundarySpec,
     point_function(helper(prefix, "point"), False, point_decorator)
     if rows is not None:
         point_function(helper(prefix, "point_rows"), False, rows[0], rows[1], rows[2])
+    if row_functions is not None:
+        row_functions(lambda: AccessRenderer(d, False, spec, dtypes, windows, PlainIndex(),
+                                             standard, checks, prefix))
     if spec.computes_border and with_border:
         point_function(helper(prefix, "border"), True, border_decorator)
         for number, window in enumerate(windows):

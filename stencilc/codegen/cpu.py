@@ -28,8 +28,10 @@ import numpy as np
 
 from ..boundary import INDEX_RULES, per_axis
 from ..folding import int_value
-from ..ir import RESERVED_PREFIX as P, RelativeRead, RelativeWindow, Role, StencilIR, WindowReduction
-from .rows import RowReduction, emit_row_function, row_buffers, row_reductions
+from ..ir import (RESERVED_PREFIX as P, Accumulation, RelativeRead, RelativeWindow, Role,
+                  StencilIR, WindowReduction)
+from .rows import (RowReduction, accumulator_probe, emit_row_function, row_buffers,
+                   row_inputs, row_reductions)
 from .common import (BoundarySpec, GeneratedModule, Writer, border_stores, cast_constant,
                      emit_header, emit_point_functions, fill_params, helper, name, store_point)
 
@@ -81,19 +83,18 @@ def generate_cpu(ir: StencilIR, options: CpuOptions, arg_dtypes: tuple[np.dtype,
     inline = f"@{P}numba.njit(inline='always', {flags})"
     direct = reads_directly(box)
     rows = row_reductions(ir, options.fastmath)
-    with_rows = (inline, UnsignedIndex(), {r.node.result: f"{P}rw{r.number}" for r in rows}) \
+    with_rows = (inline, UnsignedIndex(), {r.node.key: f"{P}rw{r.number}" for r in rows}) \
         if rows else None
-    emit_point_functions(out, ir, spec, dtypes, UnsignedIndex(), jit, jit, with_border=direct,
-                         rows=with_rows)
+    emit_point_functions(
+        out, ir, spec, dtypes, UnsignedIndex(), jit, jit, with_border=direct, rows=with_rows,
+        row_functions=lambda make: [emit_row_function(out, jit, row, ir, make) for row in rows])
     out.add(f"{P}point_inline = {inline[1:]}({P}point.py_func)")
-    for row in rows:
-        emit_row_function(out, jit, row, ir.ndim)
 
     patches = _Patches({}, box.extents) if direct else _Patches.of(ir, spec, box)
     for array, cells in patches.cells.items():
         _patch_function(out, inline, array, cells, dtypes[array], spec, box)
     nest = _Nest(ir, [a.name for a in ir.arguments] + fill_params(ir, spec),
-                 [f"{P}out{k}" for k in range(ir.nout)], patches, rows)
+                 [f"{P}out{k}" for k in range(ir.nout)], patches, rows, dtypes)
     _edge_function(out, inline, ir, spec, box, nest, direct)
     _interior_function(out, jit, ir, box, nest)
     _loop_nest(out, ir, box, nest)
@@ -181,6 +182,8 @@ def _cells_read(ir: StencilIR, array: str, box: _Box) -> Cells:
             return everything()
         if isinstance(node, WindowReduction) and node.window.array == array:
             return everything()
+        if isinstance(node, Accumulation):
+            return everything()
         if isinstance(node, RelativeRead) and node.array == array:
             offsets = [int_value(o) if c is None else None
                        for o, c in zip(node.offsets, node.checked)]
@@ -200,6 +203,7 @@ class _Nest:
     outputs: list[str]
     patches: _Patches
     rows: list[RowReduction]
+    dtypes: dict[str, np.dtype]
 
     @property
     def shapes(self) -> str:
@@ -219,8 +223,15 @@ class _Nest:
     def allocations(self) -> list[str]:
         """The patches and the row buffers, allocated once per core block."""
         last = f"{P}n{self.ir.ndim - 1}"
-        return self.patches.allocations() + [f"{name} = {P}np.empty({last}, {P}np.{dtype})"
-                                             for name, dtype in row_buffers(self.rows)]
+        found = self.patches.allocations()
+        for row in self.rows:
+            for name, dtype in row.buffers:
+                if dtype is None:
+                    probe = accumulator_probe(row.node, self.dtypes, self.ir.env)
+                    found.append(f"{name} = {P}np.full({last}, {probe})")
+                else:
+                    found.append(f"{name} = {P}np.empty({last}, {P}np.{dtype})")
+        return found
 
     def interior_point(self, index: str) -> str:
         """The call computing one interior point (reading the row buffers, if any)."""
@@ -235,9 +246,8 @@ class _Nest:
         axis, at the leading indices given."""
         calls = []
         for row in self.rows:
-            buffers = ", ".join(name for name, _ in row.buffers)
-            calls.append(f"{P}rows{row.number}({', '.join(leading + [begin, end])}, "
-                         f"{row.node.window.array}, {buffers})")
+            inputs = row_inputs(row, self.ir) + [name for name, _ in row.buffers]
+            calls.append(f"{P}rows{row.number}({', '.join(leading + [begin, end] + inputs)})")
         return calls
 
     def edge(self, ranges: list[str]) -> str:

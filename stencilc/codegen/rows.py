@@ -25,7 +25,12 @@ import ast
 import itertools
 from dataclasses import dataclass
 
-from ..ir import RESERVED_PREFIX as P, StencilIR, WindowReduction
+import copy
+
+import numpy as np
+
+from ..ir import RESERVED_PREFIX as P, Accumulation, RelativeRead, StencilIR, WindowReduction
+from ..schedules.accumulate import substituted
 from ..schedules.windows import better, row_method
 from .common import Writer
 
@@ -37,13 +42,17 @@ MAX_WRITTEN_TAPS = 64
 @dataclass(frozen=True)
 class RowReduction:
     number: int
-    node: WindowReduction
-    method: str
+    node: WindowReduction | Accumulation
+    method: str         # a row method of schedules.windows, or "accumulate"
 
     @property
-    def buffers(self) -> list[tuple[str, str]]:
-        """``(name, dtype name)`` of the buffers along the last axis this reduction uses."""
+    def buffers(self) -> list[tuple[str, str | None]]:
+        """``(name, dtype name)`` of the buffers along the last axis this reduction uses;
+        None: the type numba gives the accumulator (the buffer is allocated by
+        :func:`accumulator_probe`)."""
         k, node = self.number, self.node
+        if isinstance(node, Accumulation):
+            return [(f"{P}rw{k}", None)]
         found = [(f"{P}rw{k}", node.value.name)]
         if self.method == "separable":
             column = node.dtype.name if node.op in ("min", "max") else node.accumulate.name
@@ -56,24 +65,114 @@ class RowReduction:
 
 
 def row_reductions(ir: StencilIR, fastmath: bool) -> list[RowReduction]:
-    """The body's large window reductions that the CPU computes a row at a time."""
-    nodes = [n for stmt in ir.body for n in ast.walk(stmt) if isinstance(n, WindowReduction)]
-    found = [(n, row_method(n, fastmath)) for n in nodes]
+    """The body's large window reductions and accumulations that the CPU computes a row at
+    a time."""
+    found = []
+    for node in (n for stmt in ir.body for n in ast.walk(stmt)):
+        if isinstance(node, WindowReduction):
+            found.append((node, row_method(node, fastmath)))
+        elif isinstance(node, Accumulation):
+            found.append((node, "accumulate"))
     return [RowReduction(k, n, m) for k, (n, m) in enumerate(found) if m != "point"]
 
 
-def emit_row_function(out: Writer, decorator: str, row: RowReduction, d: int) -> None:
-    """``_sc_rows<k>(leading indices, b, e, array, buffers...)``: the reduction's values for
-    the points ``[b, e)`` of the last axis into ``_sc_rw<k>``."""
-    node = row.node
+def row_inputs(row: RowReduction, ir: StencilIR) -> list[str]:
+    """The kernel arguments the row function reads."""
+    if isinstance(row.node, Accumulation):
+        return [a.name for a in ir.arguments]
+    return [row.node.window.array]
+
+
+def emit_row_function(out: Writer, decorator: str, row: RowReduction, ir: StencilIR,
+                      make_renderer) -> None:
+    """``_sc_rows<k>(leading indices, b, e, inputs..., buffers...)``: the reduction's values
+    for the points ``[b, e)`` of the last axis into ``_sc_rw<k>``."""
+    d = ir.ndim
     leading = [f"{P}i{k}" for k in range(d - 1)]
-    params = leading + [f"{P}b", f"{P}e", node.window.array] + [b for b, _ in row.buffers]
+    params = leading + [f"{P}b", f"{P}e"] + row_inputs(row, ir) + [b for b, _ in row.buffers]
     out.gap()
     out.add(decorator)
     out.add(f"def {P}rows{row.number}({', '.join(params)}):")
-    body = _separable(row, d) if row.method == "separable" else _ordered(row, d)
+    if row.method == "accumulate":
+        body = _accumulate(row, ir, make_renderer)
+    else:
+        body = _separable(row, d) if row.method == "separable" else _ordered(row, d)
     for line in body:
         out.add(line, 1)
+
+
+def accumulator_probe(node: Accumulation, dtypes: dict[str, np.dtype],
+                      env: dict[str, object]) -> str:
+    """An expression numba types as the accumulator: ``init + update`` with every read a zero
+    of the array's dtype and every loop variable an intp zero (numba types the loop-carried
+    local as this sum: its type absorbs the initial value's)."""
+    variables = {v for v, _ in node.loops}
+
+    def zero(dtype) -> ast.expr:
+        return ast.parse(f"{P}np.{np.dtype(dtype).name}(0)", mode="eval").body
+
+    class Probe(ast.NodeTransformer):
+        def visit_RelativeRead(self, read: RelativeRead) -> ast.expr:
+            return zero(dtypes[read.array])
+
+        def visit_Subscript(self, sub: ast.Subscript) -> ast.expr:
+            owner = sub.value.id
+            return zero(dtypes[owner] if owner in dtypes else env[owner].dtype)
+
+        def visit_Name(self, n: ast.Name) -> ast.expr:
+            return zero(np.intp) if n.id in variables else n
+
+    probe = ast.BinOp(left=copy.deepcopy(node.init), op=ast.Add(),
+                      right=Probe().visit(copy.deepcopy(node.update)))
+    return ast.unparse(ast.fix_missing_locations(probe))
+
+
+def _unsigned_reads(expr: ast.expr, arrays: set[str]) -> ast.expr:
+    """Relative reads of the interior indexed in uint64 (never negative there; signed indices
+    cost a wraparound select each, and LLVM then gathers instead of loading vectors)."""
+    class Wrap(ast.NodeTransformer):
+        def visit_Subscript(self, sub: ast.Subscript) -> ast.expr:
+            sub = self.generic_visit(sub)
+            if isinstance(sub.value, ast.Name) and sub.value.id in arrays:
+                items = sub.slice.elts if isinstance(sub.slice, ast.Tuple) else [sub.slice]
+                wrapped = [ast.parse(f"{P}np.uint64(0)", mode="eval").body for _ in items]
+                for w, item in zip(wrapped, items):
+                    w.args = [item]
+                sub.slice = ast.Tuple(elts=wrapped, ctx=ast.Load()) if len(wrapped) > 1 \
+                    else wrapped[0]
+            return sub
+    return ast.fix_missing_locations(Wrap().visit(expr))
+
+
+def _accumulate(row: RowReduction, ir: StencilIR, make_renderer) -> list[str]:
+    node, k = row.node, row.number
+    last = f"{P}i{ir.ndim - 1}"
+    rw, u = f"{P}rw{k}", f"{P}u"
+    relative = {a.name for a in ir.arguments if a.role.value == "relative"}
+
+    def render(expr: ast.expr) -> str:
+        rendered = make_renderer().visit(copy.deepcopy(expr))
+        return ast.unparse(_unsigned_reads(rendered, relative))
+
+    lines = [f"for {last} in range({P}b, {P}e):",
+             f"    {rw}[{P}np.uint64({last})] = {render(node.init)}"]
+    *outer, (variable, bounds) = node.loops
+    values = list(range(*bounds))
+    blocked = len(values) <= MAX_WRITTEN_TAPS
+    loops = outer if blocked else list(node.loops)
+    for depth, (v, (start, stop, step)) in enumerate(loops):
+        lines.append("    " * depth + f"for {v} in range({start}, {stop}, {step}):")
+    inner = "    " * len(loops)
+    lines += [inner + f"for {last} in range({P}b, {P}e):",
+              inner + f"    {u} = {P}np.uint64({last})"]
+    if blocked:   # the innermost taps in registers, the row buffer read and written once
+        lines.append(inner + f"    {P}s = {rw}[{u}]")
+        lines += [inner + f"    {P}s = {P}s + {render(substituted(node.update, variable, c))}"
+                  for c in values]
+        lines.append(inner + f"    {rw}[{u}] = {P}s")
+    else:
+        lines.append(inner + f"    {rw}[{u}] = {rw}[{u}] + {render(node.update)}")
+    return lines
 
 
 def _column(offset: int) -> str:
@@ -192,5 +291,5 @@ def _ordered(row: RowReduction, d: int) -> list[str]:
     return lines
 
 
-def row_buffers(rows: list[RowReduction]) -> list[tuple[str, str]]:
+def row_buffers(rows: list[RowReduction]) -> list[tuple[str, str | None]]:
     return list(itertools.chain.from_iterable(r.buffers for r in rows))

@@ -8,6 +8,8 @@ says when it applies); :class:`Schedule` lists what was chosen, for ``f.schedule
 
 * :mod:`.windows`: reductions over a window (``np.median(x[-1:2, -1:2])``) written out read
   by read, medians as selection networks (:mod:`.networks`);
+* :mod:`.accumulate`: loop nests adding to one local over many taps (a 15x15 weights table)
+  marked, for the CPU to compute a row at a time;
 * :mod:`.narrowing`: integer expressions of small integers computed in int8/16/32 where
   intervals prove it exact (targets with ``narrows_integers``: the CPU's).
 """
@@ -18,7 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..ir import StencilIR, render_expression
+from ..ir import Role, StencilIR, render_expression
+from .accumulate import AccumulationChoice, mark_accumulations
 from .narrowing import NarrowChoice, narrow_integers
 from .windows import WindowChoice, lower_windows
 
@@ -33,17 +36,19 @@ class Schedule:
     dtypes: tuple[np.dtype, ...]
     windows: tuple[WindowChoice, ...] = ()
     narrowed: tuple[NarrowChoice, ...] = ()
+    accumulations: tuple[AccumulationChoice, ...] = ()
 
     def describe(self) -> str:
         """The choices as lines of text (``# ``-free; callers add comment marks)."""
         described = ", ".join(f"{a.name}: {dt.name}"
                               for a, dt in zip(self.ir.arguments, self.dtypes))
         lines = [f"schedule of {self.ir.name} for {described}"]
-        if not (self.windows or self.narrowed):
+        if not (self.windows or self.narrowed or self.accumulations):
             lines.append("  the loop nest as written (no window reductions, no integer "
                          "expression to narrow)")
         lines += [f"  window {choice}" for choice in self.windows]
         lines += [f"  narrowed {choice}" for choice in self.narrowed]
+        lines += [f"  accumulation {choice}" for choice in self.accumulations]
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -58,7 +63,12 @@ def schedule(ir: StencilIR, arg_dtypes: Sequence[np.dtype], fastmath: bool = Fal
     dtypes = tuple(np.dtype(d) for d in arg_dtypes)
     by_name = {a.name: dt for a, dt in zip(ir.arguments, dtypes)}
     body, windows = lower_windows(ir.body, ir.env, by_name, ir.firstlineno, fastmath)
+    roles = {a.name: a.role.value for a in ir.arguments}
+    roles.update({name: "array" for name, value in ir.env.items()
+                  if isinstance(value, np.ndarray) and name not in roles})
+    body, accumulations = mark_accumulations(body, roles, ir.firstlineno, ir.env)
     narrowed: list[NarrowChoice] = []
     if narrow:
         body, narrowed = narrow_integers(body, by_name, ir.firstlineno, render_expression)
-    return Schedule(replace(ir, body=body), dtypes, tuple(windows), tuple(narrowed))
+    return Schedule(replace(ir, body=body), dtypes, tuple(windows), tuple(narrowed),
+                    tuple(accumulations))
