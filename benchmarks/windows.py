@@ -25,6 +25,7 @@ import numpy as np
 import scipy.ndimage as ndi
 
 from stencilc import stencil_ufunc
+from stencilc.demo import cpu_model
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cpu_suite import Timer  # noqa: E402
@@ -172,7 +173,7 @@ def main() -> None:
             print(f"    {line}")
     if not all(r["same_values"] for r in rows):
         sys.exit("stencilc and scipy.ndimage disagree on some case: no figures written")
-    record = {"machine": {"processor": platform.processor() or platform.machine(),
+    record = {"machine": {"processor": cpu_model(),
                           "python": platform.python_version(), "cores_used": 1},
               "shape": list(SHAPE), "cases": rows}
     if not args.only:

@@ -147,6 +147,20 @@ def test_window_reductions_equal_the_cpu(reduction, dtype, boundary):
     same(gpu(x), cpu(x))
 
 
+def test_a_large_weights_nest_equals_the_cpu():
+    """81 taps of run-time weights: a row at a time on the CPU, the nest as written per
+    thread on the GPU; the same numbers."""
+    module = load_source("def k(x, w):\n    acc = 0.0\n    for i in range(-4, 5):\n"
+                         "        for j in range(-4, 5):\n"
+                         "            acc += w[i + 4, j + 4] * x[i, j]\n    return acc\n")
+    gpu, cpu = both(module.k, boundary="reflect", signature="(n,m),(p,q)->(n,m)",
+                    standard_indexing=["w"])
+    x = rng.standard_normal((13, 14)).astype(np.float32)
+    w = rng.standard_normal((9, 9)).astype(np.float32)
+    assert "accumulation" in str(cpu.schedule("float32", "float32"))
+    same(gpu(x, w), cpu(x, w))
+
+
 @pytest.mark.parametrize("chunks", [(1, 6, 7), (2, 3, 4)])
 def test_dask_arrays_on_the_cuda_target(chunks):
     import dask.array as da

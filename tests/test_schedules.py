@@ -403,3 +403,33 @@ def test_two_nests_accumulating_into_one_local():
     got = f(x)
     np.testing.assert_array_equal(bits(got[0]), bits(first))
     np.testing.assert_array_equal(bits(got[1]), bits(second))
+
+
+def test_which_nests_take_the_row_path():
+    """Run-time weights (standard_indexing) from 6x6 on; compile-time tables only past 64
+    taps, where LLVM stops unrolling them (the measurements beside MIN_TAPS)."""
+    def nest(k: int, table: str) -> str:
+        r = k // 2
+        return (f"def k(x, w):\n    acc = 0.0\n    for i in range({-r}, {k - r}):\n"
+                f"        for j in range({-r}, {k - r}):\n"
+                f"            acc += {table}[i + {r}, j + {r}] * x[i, j]\n    return acc\n")
+
+    def scheduled(k: int, table: str) -> bool:
+        module = load_source(nest(k, table), namespace={"W": np.ones((k, k), np.float32)})
+        f = stencil_ufunc("(n,m),(p,q)->(n,m)", standard_indexing=["w"])(module.k)
+        return "accumulation line" in str(f.schedule("float32", "float32"))
+
+    assert scheduled(6, "w") and scheduled(8, "w")
+    assert not scheduled(6, "W") and not scheduled(8, "W") and scheduled(9, "W")
+
+
+def test_window_reductions_on_xarray_keep_coordinates_and_values():
+    xr = pytest.importorskip("xarray")
+    f = stencil_ufunc(boundary={"lon": "wrap", "lat": "nearest"})(kernels("median", SMALL[0])[0])
+    x = data("float32", (12, 15))
+    array = xr.DataArray(x, dims=("lat", "lon"), coords={"lon": np.arange(15)})
+    got = f(array, dims=("lat", "lon"))
+    padded = np.pad(np.pad(x, ((0, 0), (1, 1)), mode="wrap"), ((1, 1), (0, 0)), mode="edge")
+    expected = np.median(np.lib.stride_tricks.sliding_window_view(padded, (3, 3)), axis=(2, 3))
+    assert got.dims == ("lat", "lon") and (got.lon == array.lon).all()
+    np.testing.assert_array_equal(got.values, expected)

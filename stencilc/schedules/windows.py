@@ -239,21 +239,22 @@ def reduction_node(result: str, op: str, window: RelativeWindow, dtype: np.dtype
     return ast.copy_location(node, stmt)
 
 
-#: how the CPU computes a row of a large window reduction (:mod:`stencilc.codegen.rows`):
-#: ``separable``: the window's leading axes reduced for each column, then the last axis
-#: (2 x 15 operations a point for 15x15 instead of 225), where the order of the operations
-#: cannot change the result: integer sums (wrapping arithmetic is associative), means of
-#: integers up to 32 bits over fewer than 2**21 cells (their float64 partial sums are exact
-#: integers below 2**53), min and max of integers and of floats (the winner's row is kept, so ties and NaNs resolve as in C order);
-#: ``ordered``: every point's operations in C order, the points of a row side by side in
-#: vector lanes (floating-point sums and means, means of 64-bit integers);
-#: ``point``: a loop over the window per point (complex min and max).
-#: ``fastmath=True`` makes floating-point sums and means separable: they then differ from
-#: C order in the last bits (docs/kernel-language.md, "Window reductions").
-ROW_METHODS = ("separable", "ordered", "point")
 
 
 def row_method(node: WindowReduction, fastmath: bool) -> str:
+    """How the CPU computes a row of a large window reduction (:mod:`stencilc.codegen.rows`).
+
+    ``separable``: the window's leading axes reduced for each column, then the last axis
+    (2 x 15 operations a point for 15x15 instead of 225), where the order of the operations
+    cannot change the result: integer sums (wrapping arithmetic is associative), means of
+    integers up to 32 bits over fewer than 2**21 cells (their float64 partial sums are exact
+    integers below 2**53), min and max of integers and of floats (the winner's row is kept,
+    so ties and NaNs resolve as in C order);
+    ``ordered``: every point's operations in C order, the points of a row side by side in
+    vector lanes (floating-point sums and means, means of 64-bit integers);
+    ``point``: a loop over the window per point (complex min and max).
+    ``fastmath=True`` makes floating-point sums and means separable: they then differ from
+    C order in the last bits (docs/kernel-language.md, "Window reductions")."""
     kind = node.dtype.kind
     if node.op in ("min", "max"):
         return "point" if kind == "c" else "separable"
