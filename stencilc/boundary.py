@@ -119,6 +119,8 @@ def normalize_boundary(boundary):
     """Validate a ``boundary=`` option: a mode name or None, a tuple/list of them (one per
     core axis, checked against the kernel by :func:`per_axis`), or a dict of them keyed by
     dimension name (:class:`NamedModes`). Returns canonical names."""
+    if isinstance(boundary, NamedModes):     # normalized already
+        return boundary
     if isinstance(boundary, dict):
         if not boundary:
             raise ValueError("boundary={} names no mode; give one mode per dimension name")

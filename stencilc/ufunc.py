@@ -17,7 +17,7 @@ import numpy as np
 
 from . import arrays, pipeline, targets
 from .arrays.checks import what
-from .boundary import NamedModes, per_axis
+from .boundary import NamedModes, normalize_boundary, normalize_cval, per_axis
 from .dtypes import DTypes, native_dtype
 from .errors import StencilNameError
 from .ir import StencilIR
@@ -26,11 +26,16 @@ from .schedules import Schedule
 from .stepping import check_count, check_roles
 
 
+#: "this keyword was not given" (None is a boundary mode)
+_UNSET: Any = type("Unset", (), {"__repr__": lambda self: "<unset>"})()
+
+
 class StencilUFunc:
     """A stencil kernel compiled, per dtype combination, into a NumPy generalized ufunc.
 
-    Call it like a gufunc: ``f(*arrays, out=None)``. Attributes: ``signature``, ``nin``,
-    ``nout``, ``py_func``, ``target``, ``boundary``, ``neighborhood``, ``types``.
+    Call it like a gufunc: ``f(*arrays, out=None)``; ``boundary=``/``cval=`` in a call
+    override the decorator's. Attributes: ``signature``, ``nin``, ``nout``, ``py_func``,
+    ``target``, ``boundary``, ``cval``, ``neighborhood``, ``types``.
     """
 
     def __init__(self, py_func: Callable, options: Options, eager_types=(), *,
@@ -101,6 +106,10 @@ class StencilUFunc:
         return dict(b) if isinstance(b, NamedModes) else b
 
     @property
+    def cval(self) -> bool | int | float | complex:
+        return self.options.cval
+
+    @property
     def neighborhood(self) -> tuple[tuple[int, int], ...]:
         return self.ir.neighborhood
 
@@ -112,7 +121,9 @@ class StencilUFunc:
         return inspect.Signature(
             [p.replace(kind=inspect.Parameter.POSITIONAL_ONLY) for p in kernel]
             + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None)
-               for name in ("out", "axes", "axis", "dims")])
+               for name in ("out", "axes", "axis", "dims")]
+            + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=getattr(self, name))
+               for name in ("boundary", "cval")])
 
     @property
     def types(self) -> list[str]:
@@ -152,6 +163,31 @@ class StencilUFunc:
                                        ir=self.ir)
                 self._variants[key] = variant
         return variant
+
+    def with_options(self, *, boundary: Any = _UNSET, cval: Any = _UNSET) -> "StencilUFunc":
+        """This kernel with another ``boundary`` and/or ``cval`` (the decorator's meaning):
+        built once from the same IR, kept, and compiled per dtypes like any kernel. A call
+        ``f(x, boundary="wrap")`` runs ``f.with_options(boundary="wrap")(x)``."""
+        changes = {}
+        if boundary is not _UNSET:
+            boundary = normalize_boundary(boundary)
+            if isinstance(boundary, NamedModes):
+                if len(boundary) != self.ir.ndim:
+                    raise ValueError(f"{self.__name__}: boundary={boundary!r} names "
+                                     f"{len(boundary)} dimension(s), but the kernel has "
+                                     f"{self.ir.ndim} core axes; give one mode per core "
+                                     "dimension")
+            else:
+                per_axis(boundary, self.ir.ndim)
+            if boundary != self.options.boundary or \
+                    getattr(boundary, "written", None) != getattr(self.options.boundary,
+                                                                  "written", None):
+                changes["boundary"] = boundary
+        if cval is not _UNSET:
+            cval = normalize_cval(cval)
+            if cval != self.options.cval or type(cval) is not type(self.options.cval):
+                changes["cval"] = cval
+        return self._variant(**changes) if changes else self
 
     def compile(self, *dtypes, out_dtypes=None,
                 dims: Sequence[str] | None = None) -> pipeline.Specialization:
@@ -231,14 +267,19 @@ class StencilUFunc:
     # --- calling ---------------------------------------------------------------------------
 
     def __call__(self, *args: Any, out=None, axes: list | None = None, axis: int | None = None,
-                 dims: Sequence[str] | None = None, **kwargs: Any):
+                 dims: Sequence[str] | None = None, boundary: Any = _UNSET, cval: Any = _UNSET,
+                 **kwargs: Any):
         """Apply the kernel: ``f(*arrays, out=None, axes=None, axis=None, dims=None)``.
 
         ``axes``/``axis`` pick each operand's core axes as for NumPy's gufuncs (e.g.
         ``axes=[(1, 2), (1, 2)]`` runs on (H, W) of an (N, H, W, C) stack); ``dims`` names
-        them for xarray inputs (default: their last dimensions). NumPy, Dask, GPU and xarray
-        inputs give results of the same kind.
+        them for xarray inputs (default: their last dimensions). ``boundary``/``cval``
+        replace the decorator's for this call (:meth:`with_options`: the variant is compiled
+        once and kept). NumPy, Dask, GPU and xarray inputs give results of the same kind.
         """
+        if boundary is not _UNSET or cval is not _UNSET:
+            return self.with_options(boundary=boundary, cval=cval)(
+                *args, out=out, axes=axes, axis=axis, dims=dims, **kwargs)
         if kwargs:
             name = next(iter(kwargs))
             raise TypeError(f"{self.__name__}() got an unexpected keyword argument {name!r}")
@@ -252,7 +293,8 @@ class StencilUFunc:
 
     def iterate(self, *args: Any, steps: int, block_steps: int | None = None,
                 axes: list | None = None, axis: int | None = None,
-                dims: Sequence[str] | None = None) -> Any:
+                dims: Sequence[str] | None = None, boundary: Any = _UNSET,
+                cval: Any = _UNSET) -> Any:
         """Apply the kernel ``steps`` times, each step's outputs becoming the next step's first
         ``nout`` arguments (the state); the other arguments stay fixed. Returns the final
         state (a tuple for several outputs), equal bit for bit to
@@ -262,8 +304,11 @@ class StencilUFunc:
         chosen from the cache size and the neighbourhood); Dask states exchange one halo per
         many steps; GPU states stay on the device. ``axes``/``axis`` pick core axes as for a
         call (each state's output at its argument's axes); ``dims`` names the core dimensions
-        of xarray inputs.
+        of xarray inputs; ``boundary``/``cval`` replace the decorator's, as for a call.
         """
+        if boundary is not _UNSET or cval is not _UNSET:
+            return self.with_options(boundary=boundary, cval=cval).iterate(
+                *args, steps=steps, block_steps=block_steps, axes=axes, axis=axis, dims=dims)
         steps = check_count(self, steps, "steps", minimum=0)
         if block_steps is not None:
             block_steps = check_count(self, block_steps, "block_steps", minimum=1)
@@ -273,10 +318,15 @@ class StencilUFunc:
 
     def trajectory(self, *args: Any, steps: int, every: int, block_steps: int | None = None,
                    axes: list | None = None, axis: int | None = None,
-                   dims: Sequence[str] | None = None):
+                   dims: Sequence[str] | None = None, boundary: Any = _UNSET,
+                   cval: Any = _UNSET):
         """Like :meth:`iterate`, yielding ``(step, state)`` after every ``every`` steps and
         after the last: ``every`` steps run blocked between two states. Each state is a new
-        array (or tuple of arrays), safe to keep."""
+        array (or tuple of arrays), safe to keep. ``boundary``/``cval`` as for a call."""
+        if boundary is not _UNSET or cval is not _UNSET:
+            return self.with_options(boundary=boundary, cval=cval).trajectory(
+                *args, steps=steps, every=every, block_steps=block_steps, axes=axes,
+                axis=axis, dims=dims)
         steps = check_count(self, steps, "steps", minimum=0, method="trajectory")
         every = check_count(self, every, "every", minimum=1, method="trajectory")
         if block_steps is not None:

@@ -13,7 +13,7 @@ PACKAGE = Path(stencilc.__file__).parent
 #: layer of each top-level module or subpackage, from the top (0) down
 LAYERS = {
     "cli": 0, "demo": 0,
-    "__init__": 1, "api": 1,
+    "__init__": 1, "api": 1, "ndimage": 1,
     "ufunc": 2,
     "options": 3, "pipeline": 3,
     "arrays": 4, "targets": 4,

@@ -1,0 +1,246 @@
+"""Order-statistic filters (minimum, maximum, median, percentile, rank) and
+``generic_filter``: scipy.ndimage's values, the footprint fixed at compile time.
+
+A box footprint's minimum and maximum run as one 1-D pass per axis (scipy's separable
+filters); a rank over at most :data:`NETWORK_MAX` cells is a selection network written out
+(no branch, vectorized across points, every target); a larger rank partitions the window per
+point (CPU targets).
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Callable
+
+import numpy as np
+
+from ..schedules.networks import selection_network
+from . import _params
+from ._arrays import Prepared, prepare
+from ._kernels import kernel, offsets, read, variant
+from ._linear import _float_input, _separable
+
+#: the most cells a rank filter computes with a selection network (a 5x5 box)
+NETWORK_MAX = 25
+
+
+def footprint_of(size: Any, footprint: Any, n: int) -> np.ndarray:
+    """The boolean footprint over the ``n`` filtered axes, from ``size`` or ``footprint``."""
+    if footprint is None:
+        if size is None:
+            raise ValueError("no footprint or filter size given; pass size= or footprint=")
+        return np.ones(_params.sizes(size, n), dtype=bool)
+    found = np.asarray(footprint, dtype=bool)
+    if found.ndim != n:
+        raise ValueError(f"footprint has {found.ndim} dimension(s), but {n} axes are "
+                         "filtered; give one dimension per filtered axis")
+    if found.size == 0 or not found.any():
+        raise ValueError("the footprint selects no element")
+    return found
+
+
+def _cells(footprint: np.ndarray, origins: list[int]) -> list[tuple[int, ...]]:
+    """The offsets the footprint's true cells read, in C order (scipy's)."""
+    per_axis = [list(offsets(size, o)) for size, o in zip(footprint.shape, origins)]
+    return [tuple(per_axis[d][k] for d, k in enumerate(index))
+            for index in zip(*np.nonzero(footprint))]
+
+
+def _name(kind: str, footprint: np.ndarray) -> str:
+    digest = hashlib.sha256(np.packbits(footprint).tobytes() + str(footprint.shape).encode())
+    return f"{kind}_{'x'.join(map(str, footprint.shape))}_{digest.hexdigest()[:8]}"
+
+
+def _extreme_text(name: str, cells: list[tuple[int, ...]], op: str) -> str:
+    """scipy's running minimum (``op`` ``<``) or maximum (``>``): the first cell, then each
+    next cell where it compares strictly better, so ties and NaNs resolve as there."""
+    lines = [f"def {name}(x):", f"    v = {read('x', cells[0])}"]
+    for cell in cells[1:]:
+        lines += [f"    t = {read('x', cell)}", f"    v = t if t {op} v else v"]
+    return "\n".join(lines + ["    return v"]) + "\n"
+
+
+def _network_text(name: str, cells: list[tuple[int, ...]], rank: int) -> str:
+    lines = [f"def {name}(x):"]
+    lines += [f"    v{k} = {read('x', cell)}" for k, cell in enumerate(cells)]
+    for i, j in selection_network(len(cells), (rank,)):
+        lines += [f"    t = min(v{i}, v{j})", f"    v{j} = max(v{i}, v{j})", f"    v{i} = t"]
+    return "\n".join(lines + [f"    return v{rank}"]) + "\n"
+
+
+def _window(footprint: np.ndarray, origins: list[int]) -> tuple[str, dict]:
+    """The kernel text of the footprint's values as a 1-D array (C order), and the globals
+    it reads."""
+    slices = ", ".join(f"{r.start}:{r.stop}" for r in
+                       (offsets(size, o) for size, o in zip(footprint.shape, origins)))
+    if footprint.all():
+        return f"x[{slices}].ravel()", {}
+    return f"x[{slices}].ravel()[CELLS]", {"CELLS": np.flatnonzero(footprint)}
+
+
+def _partition_text(name: str, window: str, rank: int) -> str:
+    return f"def {name}(x):\n    return np.partition({window}, {rank})[{rank}]\n"
+
+
+def _extreme(p: Prepared, footprint: np.ndarray, origins: list[int], axes: tuple[int, ...],
+             modes: list[str], cval: Any, output: Any, op: str) -> Any:
+    kind = "minimum" if op == "<" else "maximum"
+    if footprint.all():
+        passes = [(axis, size, origin, mode) for axis, size, origin, mode
+                  in zip(axes, footprint.shape, origins, modes) if size > 1]
+
+        def run(q: Prepared, entry: tuple, out_dtype: np.dtype) -> Any:
+            axis, size, origin, mode = entry
+            q = _float_input(q, [mode], cval)      # a scipy 1-D pass reads cval as float64
+            cells = [(o,) for o in offsets(size, origin)]
+            base = kernel(_extreme_text(f"{kind}1d_{size}", cells, op), q.target)
+            return variant(base, (mode,), cval, out_dtype)(q.data, axes=[(axis,), (axis,)])
+        return _separable(p, passes, output, run)
+    text = _extreme_text(_name(kind, footprint), _cells(footprint, origins), op)
+    return _run(p, kernel(text, p.target), axes, modes, cval, output)
+
+
+def _run(p: Prepared, base, axes, modes, cval, output) -> Any:
+    out_dtype = _params.output_dtype(output, p.dtype)
+    result = variant(base, modes, cval, out_dtype)(p.data, axes=[axes, axes])
+    return p.finish(result, output)
+
+
+def _filter(input, size, footprint, output, mode, cval, origin, axes, target):
+    p = prepare(input, target)
+    axes = p.axes(axes)
+    fp = footprint_of(size, footprint, len(axes))
+    return p, axes, fp, _params.origins(origin, fp.shape), _params.modes(mode, len(axes))
+
+
+def minimum_filter1d(input: Any, size: int, axis: int = -1, output: Any = None,
+                     mode: str = "reflect", cval: float = 0.0, origin: int = 0, *,
+                     target: str | None = None) -> Any:
+    """Moving minimum along ``axis``: ``scipy.ndimage.minimum_filter1d``'s values."""
+    return minimum_filter(input, _params.sizes(size, 1), None, output, mode, cval, origin,
+                          axes=axis, target=target)
+
+
+def maximum_filter1d(input: Any, size: int, axis: int = -1, output: Any = None,
+                     mode: str = "reflect", cval: float = 0.0, origin: int = 0, *,
+                     target: str | None = None) -> Any:
+    """Moving maximum along ``axis``: ``scipy.ndimage.maximum_filter1d``'s values."""
+    return maximum_filter(input, _params.sizes(size, 1), None, output, mode, cval, origin,
+                          axes=axis, target=target)
+
+
+def minimum_filter(input: Any, size: Any = None, footprint: Any = None, output: Any = None,
+                   mode: Any = "reflect", cval: float = 0.0, origin: Any = 0, *,
+                   axes: Any = None, target: str | None = None) -> Any:
+    """Minimum over a box (``size``) or ``footprint``: ``scipy.ndimage.minimum_filter``'s
+    values."""
+    p, axes, fp, origins, modes = _filter(input, size, footprint, output, mode, cval, origin,
+                                          axes, target)
+    return _extreme(p, fp, origins, axes, modes, cval, output, "<")
+
+
+def maximum_filter(input: Any, size: Any = None, footprint: Any = None, output: Any = None,
+                   mode: Any = "reflect", cval: float = 0.0, origin: Any = 0, *,
+                   axes: Any = None, target: str | None = None) -> Any:
+    """Maximum over a box (``size``) or ``footprint``: ``scipy.ndimage.maximum_filter``'s
+    values."""
+    p, axes, fp, origins, modes = _filter(input, size, footprint, output, mode, cval, origin,
+                                          axes, target)
+    return _extreme(p, fp, origins, axes, modes, cval, output, ">")
+
+
+def _rank_filter(input, rank_of: Callable[[int], int], size, footprint, output, mode, cval,
+                 origin, axes, target) -> Any:
+    p, axes, fp, origins, modes = _filter(input, size, footprint, output, mode, cval, origin,
+                                          axes, target)
+    count = int(fp.sum())
+    rank = rank_of(count)
+    if rank == 0:
+        return _extreme(p, fp, origins, axes, modes, cval, output, "<")
+    if rank == count - 1:
+        return _extreme(p, fp, origins, axes, modes, cval, output, ">")
+    p = _float_input(p, modes, cval)           # scipy ranks float64 copies, cval included
+    name = _name(f"rank{rank}", fp)
+    if count <= NETWORK_MAX:
+        base = kernel(_network_text(name, _cells(fp, origins), rank), p.target)
+    else:
+        window, names = _window(fp, origins)
+        base = kernel(_partition_text(name, window, rank), p.target, names=names)
+    if output is None:
+        output = input.dtype if hasattr(input, "dtype") else np.asarray(input).dtype
+    return _run(p, base, axes, modes, cval, output)
+
+
+def rank_filter(input: Any, rank: int, size: Any = None, footprint: Any = None,
+                output: Any = None, mode: Any = "reflect", cval: float = 0.0, origin: Any = 0,
+                *, axes: Any = None, target: str | None = None) -> Any:
+    """The ``rank``-th smallest value of each footprint (negative: from the largest):
+    ``scipy.ndimage.rank_filter``'s values."""
+    rank = _params.integer(rank, "rank")
+
+    def rank_of(count: int) -> int:
+        found = rank + count if rank < 0 else rank
+        if not 0 <= found < count:
+            raise ValueError(f"rank={rank} is outside a footprint of {count} elements")
+        return found
+    return _rank_filter(input, rank_of, size, footprint, output, mode, cval, origin, axes,
+                        target)
+
+
+def median_filter(input: Any, size: Any = None, footprint: Any = None, output: Any = None,
+                  mode: Any = "reflect", cval: float = 0.0, origin: Any = 0, *,
+                  axes: Any = None, target: str | None = None) -> Any:
+    """The median of each footprint (the upper one of an even count, as scipy picks):
+    ``scipy.ndimage.median_filter``'s values."""
+    return _rank_filter(input, lambda count: count // 2, size, footprint, output, mode, cval,
+                        origin, axes, target)
+
+
+def percentile_filter(input: Any, percentile: float, size: Any = None, footprint: Any = None,
+                      output: Any = None, mode: Any = "reflect", cval: float = 0.0,
+                      origin: Any = 0, *, axes: Any = None, target: str | None = None) -> Any:
+    """The ``percentile``-th percentile of each footprint, by scipy's rank rule
+    (``int(count * percentile / 100)``): ``scipy.ndimage.percentile_filter``'s values."""
+    percent = float(percentile)
+    if percent < 0.0:
+        percent += 100.0
+    if not 0.0 <= percent <= 100.0:
+        raise ValueError(f"percentile={percentile} is outside [-100, 100]")
+
+    def rank_of(count: int) -> int:
+        rank = int(float(count) * percent / 100.0)
+        return rank - 1 if rank == count else rank
+    return _rank_filter(input, rank_of, size, footprint, output, mode, cval, origin, axes,
+                        target)
+
+
+def generic_filter(input: Any, function: Callable, size: Any = None, footprint: Any = None,
+                   output: Any = None, mode: Any = "reflect", cval: float = 0.0,
+                   origin: Any = 0, extra_arguments: tuple = (),
+                   extra_keywords: dict | None = None, *, axes: Any = None,
+                   target: str | None = None) -> Any:
+    """``function(values, *extra_arguments, **extra_keywords)`` of each footprint's values
+    (a float64 array in C order, as scipy passes them), compiled by numba with the kernel:
+    ``scipy.ndimage.generic_filter``'s values, with no Python call per point. ``function`` is a
+    Python function numba can compile (or a ``numba.njit`` one)."""
+    import numba
+    if not callable(function) or type(function).__name__ == "LowLevelCallable":
+        raise TypeError("function must be a Python function of the values (numba compiles "
+                        f"it), not {type(function).__name__}")
+    p, axes, fp, origins, modes = _filter(input, size, footprint, output, mode, cval, origin,
+                                          axes, target)
+    p = _float_input(p, modes, cval)
+    compiled = function if isinstance(function, numba.core.dispatcher.Dispatcher) else \
+        numba.njit(function)
+    window, names = _window(fp, origins)
+    names["FUNCTION"] = compiled
+    arguments = [f"{window}.astype(np.float64)"]
+    for k, value in enumerate(tuple(extra_arguments)):
+        names[f"ARG{k}"] = value
+        arguments.append(f"ARG{k}")
+    for k, (key, value) in enumerate(sorted((extra_keywords or {}).items())):
+        names[f"KEYWORD{k}"] = value
+        arguments.append(f"{key}=KEYWORD{k}")
+    text = f"def {_name('generic_filter', fp)}(x):\n    return FUNCTION({', '.join(arguments)})\n"
+    if output is None:
+        output = input.dtype if hasattr(input, "dtype") else np.asarray(input).dtype
+    return _run(p, kernel(text, p.target, names=names), axes, modes, cval, output)
