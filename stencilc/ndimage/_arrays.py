@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..targets.cuda import is_device_array
 from . import _params
 
 
@@ -32,7 +33,7 @@ class Prepared:
     def as_float64(self) -> "Prepared":
         """The same values as float64 (where scipy reads a ``cval`` the input's dtype cannot
         hold, every value is a float64 to it)."""
-        return Prepared(self.data.astype(np.float64), self.dims, self.target, self._wrap)
+        return self.with_data(elementwise("cast", (self.data,), np.float64, self.target))
 
     def with_data(self, data: Any) -> "Prepared":
         return Prepared(data, self.dims, self.target, self._wrap)
@@ -59,7 +60,7 @@ def prepare(input: Any, target: str | None) -> Prepared:
         original = input
         wrap = lambda result: original.copy(data=result)
         input = input.data
-    on_gpu = hasattr(input, "__cuda_array_interface__")
+    on_gpu = is_device_array(input)
     if not on_gpu and not _is_dask(input):
         input = np.asarray(input)
     if input.ndim == 0:
@@ -75,3 +76,26 @@ def _is_xarray(value: Any) -> bool:
 
 def _is_dask(value: Any) -> bool:
     return type(value).__module__.startswith("dask") and hasattr(value, "chunks")
+
+
+#: NumPy's operation for each name :func:`elementwise` takes, and the kernel text that does
+#: the same on arrays without NumPy's protocols (numba's device arrays)
+_OPERATIONS = {"cast": (lambda a: a, "a{i}"), "add": (np.add, "a{i} + b{i}"),
+               "square": (lambda a: np.multiply(a, a), "a{i} * a{i}"),
+               "sqrt": (np.sqrt, "np.sqrt(a{i})")}
+
+
+def elementwise(operation: str, arrays: tuple, out_dtype: np.dtype, target: str) -> Any:
+    """One of the few whole-array steps scipy's composite filters take between passes (a
+    cast, a sum, a square, a square root), with NumPy's dtype rules, as an array of
+    ``out_dtype`` of the kind that came in. NumPy, Dask and CuPy arrays run NumPy's
+    function; numba device arrays run a pointwise kernel on the GPU."""
+    numpy_op, text = _OPERATIONS[operation]
+    if not any(is_device_array(a) and not type(a).__module__.startswith("cupy") for a in arrays):
+        return numpy_op(*arrays).astype(out_dtype)
+    from ._kernels import kernel, variant
+    index = "[" + ", ".join("0" for _ in range(arrays[0].ndim)) + "]"
+    names = "ab"[:len(arrays)]
+    source = f"def {operation}({', '.join(names)}):\n    return {text.format(i=index)}\n"
+    base = kernel(source, target)
+    return variant(base, (None,) * arrays[0].ndim, 0, out_dtype)(*arrays)

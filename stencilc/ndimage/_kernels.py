@@ -71,6 +71,25 @@ def offsets(size: int, origin: int) -> range:
     return range(start, start + size)
 
 
+def spread(offsets_: tuple[int, ...], axes: tuple[int, ...], ndim: int) -> tuple[int, ...]:
+    """Offsets along the filtered ``axes`` as offsets along all ``ndim`` axes (0 on the
+    others): the kernels run over every axis of the input, so no axis is moved (moving one
+    would copy a NumPy array, and numba's device arrays cannot)."""
+    full = [0] * ndim
+    for axis, o in zip(axes, offsets_):
+        full[axis] = o
+    return tuple(full)
+
+
+def all_modes(modes, axes: tuple[int, ...], ndim: int) -> tuple[str, ...]:
+    """One boundary mode per axis of the input: the filtered axes' modes, and "nearest" on
+    the others (never read outside: their offsets are 0)."""
+    full = ["nearest"] * ndim
+    for axis, mode in zip(axes, modes):
+        full[axis] = mode
+    return tuple(full)
+
+
 def read(name: str, offs) -> str:
     """``x[i, j]``: a relative read as kernel text."""
     return f"{name}[{', '.join(str(o) for o in offs)}]"

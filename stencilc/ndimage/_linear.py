@@ -8,8 +8,8 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _params
-from ._arrays import Prepared, prepare
-from ._kernels import kernel, offsets, read, variant
+from ._arrays import Prepared, elementwise, prepare
+from ._kernels import all_modes, kernel, offsets, read, spread, variant
 
 #: scipy's threshold for "the same weight" and for "a zero weight"
 EPSILON = np.finfo(np.float64).eps
@@ -43,47 +43,54 @@ def _as_float(kind: str) -> str:
     return "np.complex128" if kind == "c" else "np.float64"
 
 
-def _correlate1d_text(size: int, origin: int, symmetry: int, kind: str) -> str:
-    """A 1-D correlation whose additions are scipy's: the centre tap, then pairs of taps from
-    the outside in (symmetric weights), or the last tap, then the others in order."""
-    at = list(offsets(size, origin))
+def _correlate1d_text(size: int, origin: int, symmetry: int, kind: str, axis: int,
+                      ndim: int) -> str:
+    """A 1-D correlation along ``axis`` whose additions are scipy's: the centre tap, then
+    pairs of taps from the outside in (symmetric weights), or the last tap, then the others
+    in order."""
+    at = [read("x", spread((o,), (axis,), ndim)) for o in offsets(size, origin)]
     f = _as_float(kind)
     c = size // 2
-    lines = [f"def correlate1d_{size}(x, w):"]
+    lines = [f"def correlate1d_{size}_axis{axis}of{ndim}(x, w):"]
     if symmetry:
         op = "+" if symmetry > 0 else "-"
-        lines.append(f"    acc = {f}(x[{at[c]}]) * w[{c}]")
-        lines += [f"    acc += ({f}(x[{at[c + j]}]) {op} {f}(x[{at[c - j]}])) * w[{c + j}]"
+        lines.append(f"    acc = {f}({at[c]}) * w[{c}]")
+        lines += [f"    acc += ({f}({at[c + j]}) {op} {f}({at[c - j]})) * w[{c + j}]"
                   for j in range(-c, 0)]
     else:
-        lines.append(f"    acc = {f}(x[{at[-1]}]) * w[{size - 1}]")
-        lines += [f"    acc += {f}(x[{at[k]}]) * w[{k}]" for k in range(size - 1)]
+        lines.append(f"    acc = {f}({at[-1]}) * w[{size - 1}]")
+        lines += [f"    acc += {f}({at[k]}) * w[{k}]" for k in range(size - 1)]
     lines.append("    return acc")
     return "\n".join(lines) + "\n"
 
 
-def _correlate_text(shape: tuple[int, ...], origins: list[int], kind: str) -> str:
+def _correlate_text(shape: tuple[int, ...], origins: list[int], kind: str,
+                    axes: tuple[int, ...], ndim: int) -> str:
     """An N-D correlation: every weight in C order, each product added to a float64 sum
     started at zero, as scipy does."""
     names = [f"i{d}" for d in range(len(shape))]
     shift = [size // 2 + o for size, o in zip(shape, origins)]
-    lines = [f"def correlate_{'x'.join(map(str, shape))}(x, w):",
+    lines = [f"def correlate_{'x'.join(map(str, shape))}_of{ndim}(x, w):",
              f"    acc = {'0j' if kind == 'c' else '0.0'}"]
     indent = "    "
     for name, size in zip(names, shape):
         lines.append(f"{indent}for {name} in range({size}):")
         indent += "    "
-    reads = ", ".join(f"{n} - {s}" for n, s in zip(names, shift))
-    lines.append(f"{indent}acc += w[{', '.join(names)}] * x[{reads}]")
+    reads = ["0"] * ndim
+    for axis, name, s in zip(axes, names, shift):
+        reads[axis] = f"{name} - {s}"
+    lines.append(f"{indent}acc += w[{', '.join(names)}] * x[{', '.join(reads)}]")
     lines.append("    return acc")
     return "\n".join(lines) + "\n"
 
 
-def _uniform1d_text(size: int, origin: int, kind: str) -> str:
-    """The mean of ``size`` taps: a float64 sum from zero in order, divided by the size."""
-    adds = "".join(f"    acc += {read('x', (o,))}\n" for o in offsets(size, origin))
-    return (f"def uniform1d_{size}(x):\n    acc = {'0j' if kind == 'c' else '0.0'}\n"
-            f"{adds}    return acc / {size}\n")
+def _uniform1d_text(size: int, origin: int, kind: str, axis: int, ndim: int) -> str:
+    """The mean of ``size`` taps along ``axis``: a float64 sum from zero in order, divided by
+    the size."""
+    adds = "".join(f"    acc += {read('x', spread((o,), (axis,), ndim))}\n"
+                   for o in offsets(size, origin))
+    return (f"def uniform1d_{size}_axis{axis}of{ndim}(x):\n"
+            f"    acc = {'0j' if kind == 'c' else '0.0'}\n{adds}    return acc / {size}\n")
 
 
 def _float_input(p: Prepared, modes: list[str], cval: Any) -> Prepared:
@@ -94,20 +101,22 @@ def _float_input(p: Prepared, modes: list[str], cval: Any) -> Prepared:
     return p
 
 
-def _pass1d(p: Prepared, text: str, args: tuple, axis: int, mode: str, cval: Any,
-            out_dtype: np.dtype, standard=()) -> Any:
-    """One 1-D pass along ``axis``: the data filtered, as an array of ``out_dtype``."""
+def _pass1d(p: Prepared, make_text: Callable[[str], str], args: tuple, axis: int,
+            mode: str, cval: Any, out_dtype: np.dtype, standard=()) -> Any:
+    """One 1-D pass along ``axis``: the data filtered, as an array of ``out_dtype``;
+    ``make_text`` gives the kernel's text for the (possibly widened) input's dtype kind."""
     p = _float_input(p, [mode], cval)
-    base = kernel(text, p.target, standard)
-    f = variant(base, (mode,), cval, out_dtype)
-    core = [(axis,)] + [tuple(range(np.ndim(a))) for a in args] + [(axis,)]
-    return f(p.data, *args, axes=core)
+    base = kernel(make_text(p.dtype.kind), p.target, standard)
+    f = variant(base, all_modes((mode,), (axis,), p.ndim), cval, out_dtype)
+    return f(p.data, *args)
 
 
 def correlate1d_data(p: Prepared, weights: np.ndarray, axis: int, mode: str, cval: Any,
                      origin: int, out_dtype: np.dtype) -> Any:
-    text = _correlate1d_text(len(weights), origin, _symmetry(weights), p.dtype.kind)
-    return _pass1d(p, text, (weights,), axis, mode, cval, out_dtype, ("w",))
+    symmetry = _symmetry(weights)
+    return _pass1d(p, lambda kind: _correlate1d_text(len(weights), origin, symmetry, kind,
+                                                     axis, p.ndim),
+                   (weights,), axis, mode, cval, out_dtype, ("w",))
 
 
 def correlate1d(input: Any, weights: Any, axis: int = -1, output: Any = None,
@@ -154,9 +163,9 @@ def _correlate_or_convolve(input, weights, output, mode, cval, origin, axes, tar
     modes = _params.modes(mode, len(axes))
     out_dtype = _params.output_dtype(output, p.dtype)
     p = _float_input(p, modes, cval)
-    base = kernel(_correlate_text(w.shape, origins, p.dtype.kind), p.target, ("w",))
-    f = variant(base, modes, cval, out_dtype)
-    result = f(p.data, w, axes=[axes, tuple(range(w.ndim)), axes])
+    base = kernel(_correlate_text(w.shape, origins, p.dtype.kind, axes, p.ndim), p.target,
+                  ("w",))
+    result = variant(base, all_modes(modes, axes, p.ndim), cval, out_dtype)(p.data, w)
     return p.finish(result, output)
 
 
@@ -186,8 +195,8 @@ def uniform_filter1d(input: Any, size: int, axis: int = -1, output: Any = None,
     axis = p.axes(axis)[0]
     origin = _params.origins(origin, [size])[0]
     out_dtype = _params.output_dtype(output, p.dtype)
-    text = _uniform1d_text(size, origin, p.dtype.kind)
-    return p.finish(_pass1d(p, text, (), axis, _params.mode(mode), cval, out_dtype), output)
+    return p.finish(_pass1d(p, lambda kind: _uniform1d_text(size, origin, kind, axis, p.ndim),
+                            (), axis, _params.mode(mode), cval, out_dtype), output)
 
 
 def _separable(p: Prepared, passes: list[tuple], output: Any,
@@ -198,7 +207,7 @@ def _separable(p: Prepared, passes: list[tuple], output: Any,
     current = p
     for entry in passes:
         current = current.with_data(run(current, entry, out_dtype))
-    data = current.data if passes else p.data.astype(out_dtype)
+    data = current.data if passes else elementwise("cast", (p.data,), out_dtype, p.target)
     return p.finish(data, output)
 
 
@@ -215,8 +224,8 @@ def uniform_filter(input: Any, size: Any = 3, output: Any = None, mode: Any = "r
 
     def run(q: Prepared, entry: tuple, out_dtype: np.dtype) -> Any:
         axis, size, origin, mode = entry
-        return _pass1d(q, _uniform1d_text(size, origin, q.dtype.kind), (), axis, mode, cval,
-                       out_dtype)
+        return _pass1d(q, lambda kind: _uniform1d_text(size, origin, kind, axis, q.ndim), (),
+                       axis, mode, cval, out_dtype)
     return _separable(p, passes, output, run)
 
 
@@ -275,7 +284,8 @@ def _gaussian_data(p: Prepared, sigma, order, mode, cval, truncate, radius, axes
             w = gaussian_weights(float(s), o, _gaussian_radius(s, truncate, r))
             current = current.with_data(correlate1d_data(current, w, axis, m, cval, 0,
                                                          out_dtype))
-    return current.data if current is not p else p.data.astype(out_dtype)
+    return current.data if current is not p else \
+        elementwise("cast", (p.data,), out_dtype, p.target)
 
 
 def gaussian_filter(input: Any, sigma: Any, order: Any = 0, output: Any = None,
@@ -321,16 +331,17 @@ def _sum_over_axes(p: Prepared, axes, mode, output, derivative, square: bool) ->
     the derivative along each axis, in the output dtype, summed in place order."""
     out_dtype = _params.output_dtype(output, p.dtype)
     if not axes:
-        return p.finish(p.data.astype(out_dtype), output)
+        return p.finish(elementwise("cast", (p.data,), out_dtype, p.target), output)
     modes = _params.modes(mode, len(axes))
     total = None
     for axis, m in zip(axes, modes):
         term = derivative(p, axis, m, out_dtype)
         if square:
-            term = np.multiply(term, term)
-        total = term if total is None else np.add(total, term)
+            term = elementwise("square", (term,), out_dtype, p.target)
+        total = term if total is None else elementwise("add", (total, term), out_dtype,
+                                                       p.target)
     if square:
-        total = np.sqrt(total).astype(out_dtype)
+        total = elementwise("sqrt", (total,), out_dtype, p.target)
     return p.finish(total, output)
 
 

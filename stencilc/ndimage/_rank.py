@@ -16,7 +16,7 @@ import numpy as np
 from ..schedules.networks import selection_network
 from . import _params
 from ._arrays import Prepared, prepare
-from ._kernels import kernel, offsets, read, variant
+from ._kernels import all_modes, kernel, offsets, read, spread, variant
 from ._linear import _float_input, _separable
 
 #: the most cells a rank filter computes with a selection network (a 5x5 box)
@@ -38,16 +38,18 @@ def footprint_of(size: Any, footprint: Any, n: int) -> np.ndarray:
     return found
 
 
-def _cells(footprint: np.ndarray, origins: list[int]) -> list[tuple[int, ...]]:
-    """The offsets the footprint's true cells read, in C order (scipy's)."""
+def _cells(footprint: np.ndarray, origins: list[int], axes: tuple[int, ...],
+           ndim: int) -> list[tuple[int, ...]]:
+    """The offsets the footprint's true cells read, in C order (scipy's), over every axis of
+    the input."""
     per_axis = [list(offsets(size, o)) for size, o in zip(footprint.shape, origins)]
-    return [tuple(per_axis[d][k] for d, k in enumerate(index))
+    return [spread(tuple(per_axis[d][k] for d, k in enumerate(index)), axes, ndim)
             for index in zip(*np.nonzero(footprint))]
 
 
-def _name(kind: str, footprint: np.ndarray) -> str:
+def _name(kind: str, footprint: np.ndarray, ndim: int) -> str:
     digest = hashlib.sha256(np.packbits(footprint).tobytes() + str(footprint.shape).encode())
-    return f"{kind}_{'x'.join(map(str, footprint.shape))}_{digest.hexdigest()[:8]}"
+    return f"{kind}_{'x'.join(map(str, footprint.shape))}of{ndim}_{digest.hexdigest()[:8]}"
 
 
 def _extreme_text(name: str, cells: list[tuple[int, ...]], op: str) -> str:
@@ -67,11 +69,14 @@ def _network_text(name: str, cells: list[tuple[int, ...]], rank: int) -> str:
     return "\n".join(lines + [f"    return v{rank}"]) + "\n"
 
 
-def _window(footprint: np.ndarray, origins: list[int]) -> tuple[str, dict]:
+def _window(footprint: np.ndarray, origins: list[int], axes: tuple[int, ...],
+            ndim: int) -> tuple[str, dict]:
     """The kernel text of the footprint's values as a 1-D array (C order), and the globals
     it reads."""
-    slices = ", ".join(f"{r.start}:{r.stop}" for r in
-                       (offsets(size, o) for size, o in zip(footprint.shape, origins)))
+    ranges = [range(0, 1)] * ndim
+    for axis, size, o in zip(axes, footprint.shape, origins):
+        ranges[axis] = offsets(size, o)
+    slices = ", ".join(f"{r.start}:{r.stop}" for r in ranges)
     if footprint.all():
         return f"x[{slices}].ravel()", {}
     return f"x[{slices}].ravel()[CELLS]", {"CELLS": np.flatnonzero(footprint)}
@@ -91,17 +96,19 @@ def _extreme(p: Prepared, footprint: np.ndarray, origins: list[int], axes: tuple
         def run(q: Prepared, entry: tuple, out_dtype: np.dtype) -> Any:
             axis, size, origin, mode = entry
             q = _float_input(q, [mode], cval)      # a scipy 1-D pass reads cval as float64
-            cells = [(o,) for o in offsets(size, origin)]
-            base = kernel(_extreme_text(f"{kind}1d_{size}", cells, op), q.target)
-            return variant(base, (mode,), cval, out_dtype)(q.data, axes=[(axis,), (axis,)])
+            cells = [spread((o,), (axis,), q.ndim) for o in offsets(size, origin)]
+            base = kernel(_extreme_text(f"{kind}1d_{size}_axis{axis}of{q.ndim}", cells, op),
+                          q.target)
+            return variant(base, all_modes((mode,), (axis,), q.ndim), cval, out_dtype)(q.data)
         return _separable(p, passes, output, run)
-    text = _extreme_text(_name(kind, footprint), _cells(footprint, origins), op)
+    text = _extreme_text(_name(kind, footprint, p.ndim),
+                         _cells(footprint, origins, axes, p.ndim), op)
     return _run(p, kernel(text, p.target), axes, modes, cval, output)
 
 
 def _run(p: Prepared, base, axes, modes, cval, output) -> Any:
     out_dtype = _params.output_dtype(output, p.dtype)
-    result = variant(base, modes, cval, out_dtype)(p.data, axes=[axes, axes])
+    result = variant(base, all_modes(modes, axes, p.ndim), cval, out_dtype)(p.data)
     return p.finish(result, output)
 
 
@@ -159,11 +166,11 @@ def _rank_filter(input, rank_of: Callable[[int], int], size, footprint, output, 
     if rank == count - 1:
         return _extreme(p, fp, origins, axes, modes, cval, output, ">")
     p = _float_input(p, modes, cval)           # scipy ranks float64 copies, cval included
-    name = _name(f"rank{rank}", fp)
+    name = _name(f"rank{rank}", fp, p.ndim)
     if count <= NETWORK_MAX:
-        base = kernel(_network_text(name, _cells(fp, origins), rank), p.target)
+        base = kernel(_network_text(name, _cells(fp, origins, axes, p.ndim), rank), p.target)
     else:
-        window, names = _window(fp, origins)
+        window, names = _window(fp, origins, axes, p.ndim)
         base = kernel(_partition_text(name, window, rank), p.target, names=names)
     if output is None:
         output = input.dtype if hasattr(input, "dtype") else np.asarray(input).dtype
@@ -231,7 +238,7 @@ def generic_filter(input: Any, function: Callable, size: Any = None, footprint: 
     p = _float_input(p, modes, cval)
     compiled = function if isinstance(function, numba.core.dispatcher.Dispatcher) else \
         numba.njit(function)
-    window, names = _window(fp, origins)
+    window, names = _window(fp, origins, axes, p.ndim)
     names["FUNCTION"] = compiled
     arguments = [f"{window}.astype(np.float64)"]
     for k, value in enumerate(tuple(extra_arguments)):
@@ -240,7 +247,7 @@ def generic_filter(input: Any, function: Callable, size: Any = None, footprint: 
     for k, (key, value) in enumerate(sorted((extra_keywords or {}).items())):
         names[f"KEYWORD{k}"] = value
         arguments.append(f"{key}=KEYWORD{k}")
-    text = f"def {_name('generic_filter', fp)}(x):\n    return FUNCTION({', '.join(arguments)})\n"
+    text = f"def {_name('generic_filter', fp, p.ndim)}(x):\n    return FUNCTION({', '.join(arguments)})\n"
     if output is None:
         output = input.dtype if hasattr(input, "dtype") else np.asarray(input).dtype
     return _run(p, kernel(text, p.target, names=names), axes, modes, cval, output)
