@@ -300,3 +300,24 @@ def test_far_taps_equal_the_cpu(mode):
                                 ).far, boundary=mode, cval=-3)
     x = rng.normal(size=(4, 5))
     same(gpu(x), cpu(x))
+
+
+@pytest.mark.parametrize("name", ["correlate", "gaussian_filter", "median_filter",
+                                  "maximum_filter", "laplace"])
+def test_ndimage_on_device_arrays(name):
+    """stencilc.ndimage on a numba device array runs the cuda target and returns a device
+    array, with scipy.ndimage's values (the oracle here: scipy itself)."""
+    import scipy.ndimage as ndi
+    from numba import cuda
+
+    from stencilc import ndimage as snd
+    x = rng.standard_normal((9, 11)).astype(np.float32)
+    w = rng.standard_normal((3, 3))
+    calls = {"correlate": lambda m, a: m.correlate(a, w, mode="wrap"),
+             "gaussian_filter": lambda m, a: m.gaussian_filter(a, 1.0, mode="nearest"),
+             "median_filter": lambda m, a: m.median_filter(a, 3, mode="constant", cval=0.5),
+             "maximum_filter": lambda m, a: m.maximum_filter(a, (2, 3)),
+             "laplace": lambda m, a: m.laplace(a, mode="mirror")}
+    got = calls[name](snd, cuda.to_device(x))
+    assert not isinstance(got, np.ndarray)
+    same(got.copy_to_host(), calls[name](ndi, x))

@@ -93,7 +93,7 @@ def output_dtype(output: Any, dtype: np.dtype) -> np.dtype:
     """The result's dtype: the input's (None), the one given, or the output array's."""
     if output is None:
         return np.dtype(dtype)
-    if hasattr(output, "dtype") and hasattr(output, "shape"):
+    if hasattr(output, "dtype") and hasattr(output, "shape") and not isinstance(output, type):
         return np.dtype(output.dtype)
     try:
         return np.dtype(output)
