@@ -56,6 +56,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/cpu_suite.py
 	$(PY) benchmarks/windows.py
+	$(PY) benchmarks/ndimage.py
 	$(PY) benchmarks/first_call.py
 	$(PY) benchmarks/compile_time.py
 	$(PY) benchmarks/compile_time.py --unroll

@@ -9,14 +9,15 @@ import inspect
 from pathlib import Path
 
 import stencilc
-from stencilc import cli, image
+from stencilc import cli, image, ndimage
 from stencilc.schedules import Schedule
 from stencilc.ufunc import StencilUFunc
 
 SECTIONS = [
     ("The decorator", [stencilc.stencil_ufunc]),
     ("The stencil ufunc", [StencilUFunc, StencilUFunc.__call__, StencilUFunc.iterate,
-                           StencilUFunc.trajectory, StencilUFunc.compile,
+                           StencilUFunc.trajectory, StencilUFunc.with_options,
+                           StencilUFunc.compile,
                            StencilUFunc.for_dims, StencilUFunc.without_boundary,
                            StencilUFunc.inspect_ir, StencilUFunc.schedule,
                            StencilUFunc.inspect_source,
@@ -26,6 +27,8 @@ SECTIONS = [
                                    image.list_files, image.default_extension,
                                    image.output_format, image.natural_sorted,
                                    image.is_name_pattern]),
+    ("scipy.ndimage's filters (`stencilc.ndimage`)",
+     [getattr(ndimage, name) for name in ndimage.__all__]),
     ("Errors", [stencilc.StencilError, stencilc.StencilSyntaxError, stencilc.StencilNameError,
                 stencilc.StencilTypingError, stencilc.StencilInternalError,
                 stencilc.TargetUnavailableError]),

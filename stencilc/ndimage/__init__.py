@@ -16,3 +16,7 @@ __all__ = ["correlate", "convolve", "correlate1d", "convolve1d", "uniform_filter
            "laplace", "gaussian_laplace", "gaussian_gradient_magnitude", "minimum_filter",
            "minimum_filter1d", "maximum_filter", "maximum_filter1d", "median_filter",
            "rank_filter", "percentile_filter", "generic_filter"]
+
+for _name in __all__:          # documented, and shown in tracebacks, as stencilc.ndimage.*
+    globals()[_name].__module__ = __name__
+del _name
