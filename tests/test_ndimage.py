@@ -21,6 +21,8 @@ rng = np.random.default_rng(23)
 
 def data(shape, dtype):
     dtype = np.dtype(dtype)
+    if dtype.kind == "c":
+        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
     if dtype.kind == "f":
         return rng.standard_normal(shape).astype(dtype) * 10
     info = np.iinfo(dtype)
@@ -101,7 +103,18 @@ CASES = [
                                    extra_arguments=(2.0,), extra_keywords={"k": 3.0})),
     ("output dtype", (14, 15), "uint8",
      lambda m, x: m.correlate(x, W33, output=np.float32)),
+    ("gaussian_gradient_magnitude on two axes of three", (3, 14, 15), "uint8",
+     lambda m, x: m.gaussian_gradient_magnitude(x, 1.0, axes=(1, 2))),
+    ("gaussian_laplace on two axes of three", (3, 14, 15), "float32",
+     lambda m, x: m.gaussian_laplace(x, 1.0, axes=(1, 2), mode="wrap")),
+    ("complex input", (12, 13), "complex128",
+     lambda m, x: m.correlate(x, W33, mode="nearest")),
 ]
+
+#: negative and large results stored as scipy's C casts store them (wrapped)
+for _dtype in ["int8", "uint16", "uint32", "int64", "uint64"]:
+    CASES.append((f"signed weights into {_dtype}", (30,), _dtype,
+                  lambda m, x: m.correlate1d(x, [0.5, -3.0, 2.0, 0.25], mode="reflect")))
 
 
 @pytest.mark.parametrize("name, shape, dtype, call", CASES, ids=[c[0] for c in CASES])
@@ -112,6 +125,17 @@ def test_matches_scipy(name, shape, dtype, call):
     exact = not (name.startswith("uniform") and x.dtype == np.float64)
     same(call(snd, x), expected, exact)
     np.testing.assert_array_equal(x, before)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "constant", "nearest", "mirror", "wrap",
+                                  "grid-wrap", "grid-mirror", "grid-constant"])
+def test_every_mode(mode):
+    x = data((11, 12), "float64")
+    same(snd.correlate(x, W23, mode=mode, cval=-1.25), ndi.correlate(x, W23, mode=mode,
+                                                                        cval=-1.25))
+    y = data((11, 12), "int32")
+    same(snd.maximum_filter(y, footprint=PLUS, mode=mode, cval=5),
+         ndi.maximum_filter(y, footprint=PLUS, mode=mode, cval=5))
 
 
 def test_moving_mean_float64_within_scipy_tolerance():

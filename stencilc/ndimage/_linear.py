@@ -43,8 +43,26 @@ def _as_float(kind: str) -> str:
     return "np.complex128" if kind == "c" else "np.float64"
 
 
+def _stored(value: str, out_dtype: np.dtype) -> str:
+    """The kernel's return expression for a float64 ``value`` stored in ``out_dtype`` as
+    scipy's C cast stores it on x86-64: truncated toward zero into a 32-bit integer (64-bit
+    for uint32 and 64-bit outputs), then wrapped to the output's width (a negative value into
+    an unsigned output wraps, as there). 32 bits where they do keep the conversion
+    vectorized on AVX2, which has no float64 -> int64 instruction."""
+    if out_dtype.kind not in "iu":
+        return value
+    if out_dtype.itemsize < 4 or out_dtype == np.int32:
+        return f"np.int32({value})"
+    if out_dtype == np.uint64:       # past 2**63 the int64 step alone would overflow
+        high = "9223372036854775808"
+        low = f"({value} if {value} < {high}.0 else {value} - {high}.0)"
+        return f"np.uint64(np.int64({low})) + " \
+               f"(np.uint64({high}) if {value} >= {high}.0 else np.uint64(0))"
+    return f"np.int64({value})"
+
+
 def _correlate1d_text(size: int, origin: int, symmetry: int, kind: str, axis: int,
-                      ndim: int) -> str:
+                      ndim: int, out_dtype: np.dtype) -> str:
     """A 1-D correlation along ``axis`` whose additions are scipy's: the centre tap, then
     pairs of taps from the outside in (symmetric weights), or the last tap, then the others
     in order."""
@@ -60,12 +78,12 @@ def _correlate1d_text(size: int, origin: int, symmetry: int, kind: str, axis: in
     else:
         lines.append(f"    acc = {f}({at[-1]}) * w[{size - 1}]")
         lines += [f"    acc += {f}({at[k]}) * w[{k}]" for k in range(size - 1)]
-    lines.append("    return acc")
+    lines.append(f"    return {_stored('acc', out_dtype)}")
     return "\n".join(lines) + "\n"
 
 
 def _correlate_text(shape: tuple[int, ...], origins: list[int], kind: str,
-                    axes: tuple[int, ...], ndim: int) -> str:
+                    axes: tuple[int, ...], ndim: int, out_dtype: np.dtype) -> str:
     """An N-D correlation: every weight in C order, each product added to a float64 sum
     started at zero, as scipy does."""
     names = [f"i{d}" for d in range(len(shape))]
@@ -80,17 +98,19 @@ def _correlate_text(shape: tuple[int, ...], origins: list[int], kind: str,
     for axis, name, s in zip(axes, names, shift):
         reads[axis] = f"{name} - {s}"
     lines.append(f"{indent}acc += w[{', '.join(names)}] * x[{', '.join(reads)}]")
-    lines.append("    return acc")
+    lines.append(f"    return {_stored('acc', out_dtype)}")
     return "\n".join(lines) + "\n"
 
 
-def _uniform1d_text(size: int, origin: int, kind: str, axis: int, ndim: int) -> str:
+def _uniform1d_text(size: int, origin: int, kind: str, axis: int, ndim: int,
+                    out_dtype: np.dtype) -> str:
     """The mean of ``size`` taps along ``axis``: a float64 sum from zero in order, divided by
     the size."""
     adds = "".join(f"    acc += {read('x', spread((o,), (axis,), ndim))}\n"
                    for o in offsets(size, origin))
     return (f"def uniform1d_{size}_axis{axis}of{ndim}(x):\n"
-            f"    acc = {'0j' if kind == 'c' else '0.0'}\n{adds}    return acc / {size}\n")
+            f"    acc = {'0j' if kind == 'c' else '0.0'}\n{adds}"
+            f"    mean = acc / {size}\n    return {_stored('mean', out_dtype)}\n")
 
 
 def _float_input(p: Prepared, modes: list[str], cval: Any) -> Prepared:
@@ -115,7 +135,7 @@ def correlate1d_data(p: Prepared, weights: np.ndarray, axis: int, mode: str, cva
                      origin: int, out_dtype: np.dtype) -> Any:
     symmetry = _symmetry(weights)
     return _pass1d(p, lambda kind: _correlate1d_text(len(weights), origin, symmetry, kind,
-                                                     axis, p.ndim),
+                                                     axis, p.ndim, out_dtype),
                    (weights,), axis, mode, cval, out_dtype, ("w",))
 
 
@@ -163,7 +183,8 @@ def _correlate_or_convolve(input, weights, output, mode, cval, origin, axes, tar
     modes = _params.modes(mode, len(axes))
     out_dtype = _params.output_dtype(output, p.dtype)
     p = _float_input(p, modes, cval)
-    base = kernel(_correlate_text(w.shape, origins, p.dtype.kind, axes, p.ndim), p.target,
+    base = kernel(_correlate_text(w.shape, origins, p.dtype.kind, axes, p.ndim, out_dtype),
+                  p.target,
                   ("w",))
     result = variant(base, all_modes(modes, axes, p.ndim), cval, out_dtype)(p.data, w)
     return p.finish(result, output)
@@ -195,7 +216,8 @@ def uniform_filter1d(input: Any, size: int, axis: int = -1, output: Any = None,
     axis = p.axes(axis)[0]
     origin = _params.origins(origin, [size])[0]
     out_dtype = _params.output_dtype(output, p.dtype)
-    return p.finish(_pass1d(p, lambda kind: _uniform1d_text(size, origin, kind, axis, p.ndim),
+    return p.finish(_pass1d(p, lambda kind: _uniform1d_text(size, origin, kind, axis, p.ndim,
+                                                          out_dtype),
                             (), axis, _params.mode(mode), cval, out_dtype), output)
 
 
@@ -224,7 +246,8 @@ def uniform_filter(input: Any, size: Any = 3, output: Any = None, mode: Any = "r
 
     def run(q: Prepared, entry: tuple, out_dtype: np.dtype) -> Any:
         axis, size, origin, mode = entry
-        return _pass1d(q, lambda kind: _uniform1d_text(size, origin, kind, axis, q.ndim), (),
+        return _pass1d(q, lambda kind: _uniform1d_text(size, origin, kind, axis, q.ndim,
+                                                       out_dtype), (),
                        axis, mode, cval, out_dtype)
     return _separable(p, passes, output, run)
 
@@ -366,7 +389,9 @@ def _full_sigma(p: Prepared, sigma, axes) -> list:
 
 def _gaussian_derivative(p: Prepared, sigma, axes, cval, kwargs, order: int, square: bool,
                          output, mode) -> Any:
-    full = _full_sigma(p, sigma, axes)
+    # scipy's gaussian_laplace smooths only the filtered axes; its gradient magnitude passes
+    # sigma to gaussian_filter as given, which smooths every axis of the input
+    smoothing = _full_sigma(p, sigma, axes) if not square else sigma
     truncate = kwargs.pop("truncate", 4.0)
     radius = kwargs.pop("radius", None)
     if kwargs:
@@ -375,7 +400,7 @@ def _gaussian_derivative(p: Prepared, sigma, axes, cval, kwargs, order: int, squ
     def derivative(q, axis, m, dt):
         orders = [0] * q.ndim
         orders[axis] = order
-        return _gaussian_data(q, full, orders, m, cval, truncate, radius,
+        return _gaussian_data(q, smoothing, orders, m, cval, truncate, radius,
                               tuple(range(q.ndim)), dt)
     return _sum_over_axes(p, axes, mode, output, derivative, square)
 

@@ -140,9 +140,7 @@ def minimum_filter(input: Any, size: Any = None, footprint: Any = None, output: 
                    axes: Any = None, target: str | None = None) -> Any:
     """Minimum over a box (``size``) or ``footprint``: ``scipy.ndimage.minimum_filter``'s
     values."""
-    p, axes, fp, origins, modes = _filter(input, size, footprint, output, mode, cval, origin,
-                                          axes, target)
-    return _extreme(p, fp, origins, axes, modes, cval, output, "<")
+    return _min_or_max(input, size, footprint, output, mode, cval, origin, axes, target, "<")
 
 
 def maximum_filter(input: Any, size: Any = None, footprint: Any = None, output: Any = None,
@@ -150,9 +148,13 @@ def maximum_filter(input: Any, size: Any = None, footprint: Any = None, output: 
                    axes: Any = None, target: str | None = None) -> Any:
     """Maximum over a box (``size``) or ``footprint``: ``scipy.ndimage.maximum_filter``'s
     values."""
+    return _min_or_max(input, size, footprint, output, mode, cval, origin, axes, target, ">")
+
+
+def _min_or_max(input, size, footprint, output, mode, cval, origin, axes, target, op: str):
     p, axes, fp, origins, modes = _filter(input, size, footprint, output, mode, cval, origin,
                                           axes, target)
-    return _extreme(p, fp, origins, axes, modes, cval, output, ">")
+    return _extreme(p, fp, origins, axes, modes, cval, output, op)
 
 
 def _rank_filter(input, rank_of: Callable[[int], int], size, footprint, output, mode, cval,
