@@ -9,6 +9,7 @@ point (CPU targets).
 from __future__ import annotations
 
 import hashlib
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -222,6 +223,24 @@ def percentile_filter(input: Any, percentile: float, size: Any = None, footprint
                         target)
 
 
+_COMPILED: "weakref.WeakKeyDictionary[Callable, Any]" = weakref.WeakKeyDictionary()
+
+
+def _compiled(function: Callable) -> Any:
+    """``function`` as a numba dispatcher, one per function object (so calls with the same
+    function reuse its kernel; a new lambda each call compiles again, from the disk cache)."""
+    import numba
+    if isinstance(function, numba.core.dispatcher.Dispatcher):
+        return function
+    try:
+        found = _COMPILED.get(function)
+    except TypeError:                     # not weak-referenceable: compiled each call
+        return numba.njit(function)
+    if found is None:
+        found = _COMPILED[function] = numba.njit(function)
+    return found
+
+
 def generic_filter(input: Any, function: Callable, size: Any = None, footprint: Any = None,
                    output: Any = None, mode: Any = "reflect", cval: float = 0.0,
                    origin: Any = 0, extra_arguments: tuple = (),
@@ -231,18 +250,23 @@ def generic_filter(input: Any, function: Callable, size: Any = None, footprint: 
     (a float64 array in C order, as scipy passes them), compiled by numba with the kernel:
     ``scipy.ndimage.generic_filter``'s values, with no Python call per point. ``function`` is a
     Python function numba can compile (or a ``numba.njit`` one)."""
-    import numba
     if not callable(function) or type(function).__name__ == "LowLevelCallable":
         raise TypeError("function must be a Python function of the values (numba compiles "
                         f"it), not {type(function).__name__}")
     p, axes, fp, origins, modes = _filter(input, size, footprint, output, mode, cval, origin,
                                           axes, target)
     p = _float_input(p, modes, cval)
-    compiled = function if isinstance(function, numba.core.dispatcher.Dispatcher) else \
-        numba.njit(function)
-    window, names = _window(fp, origins, axes, p.ndim)
+    compiled = _compiled(function)
+    if p.target == "cuda":      # a window array per point (the cuda target refuses it)
+        window, names = _window(fp, origins, axes, p.ndim)
+        values = f"{window}.astype(np.float64)"
+    else:                       # the values in one stack buffer: no allocation per point
+        from ..runtime.cpu import stack_values
+        names = {"VALUES": stack_values}
+        reads = [read("x", cell) for cell in _cells(fp, origins, axes, p.ndim)]
+        values = f"VALUES(({', '.join(reads)},))"
     names["FUNCTION"] = compiled
-    arguments = [f"{window}.astype(np.float64)"]
+    arguments = [values]
     for k, value in enumerate(tuple(extra_arguments)):
         names[f"ARG{k}"] = value
         arguments.append(f"ARG{k}")

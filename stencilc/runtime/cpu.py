@@ -56,3 +56,40 @@ def as_type_of(typingctx, value, like):
     def codegen(context, builder, signature, args):
         return context.cast(builder, args[0], signature.args[0], signature.args[1])
     return like(value, like), codegen
+
+
+# --- stencilc.ndimage.generic_filter ---------------------------------------------------------
+
+@intrinsic
+def float64_values(typingctx, values):
+    """The numbers of the tuple ``values`` as a 1-D float64 array in the calling function's
+    stack frame (one slot per call site, reused by every call): no heap allocation per output
+    point. Valid while the kernel runs, which is as long as a point's value is computed."""
+    if not isinstance(values, types.BaseTuple) or not all(
+            isinstance(t, (types.Number, types.Boolean)) and not isinstance(t, types.Complex)
+            for t in values):
+        return None
+    from numba.core import cgutils
+    from numba.np.arrayobj import make_array, populate_array
+    array_type = types.Array(types.float64, 1, "C")
+    count = len(values)
+
+    def codegen(context, builder, signature, args):
+        data = cgutils.alloca_once(builder, context.get_value_type(types.float64), size=count)
+        for k, item_type in enumerate(signature.args[0]):
+            item = context.cast(builder, builder.extract_value(args[0], k), item_type,
+                                types.float64)
+            builder.store(item, cgutils.gep_inbounds(builder, data, k))
+        array = make_array(array_type)(context, builder)
+        intp = lambda n: context.get_constant(types.intp, n)   # noqa: E731
+        populate_array(array, data=data, shape=[intp(count)], strides=[intp(8)],
+                       itemsize=intp(8), meminfo=None)
+        return array._getvalue()
+    return array_type(values), codegen
+
+
+@numba.njit(inline="always")
+def stack_values(values):
+    """:func:`float64_values` as a function kernels may call. Inlined into the caller by
+    numba (``inline="always"``), so the stack buffer is the caller's, not a returned frame's."""
+    return float64_values(values)
