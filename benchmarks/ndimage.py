@@ -113,6 +113,18 @@ def spread_about_centre(values):
     return total
 
 
+def run(name, goal, call, x, axes, timer) -> dict:
+    began = time.perf_counter()
+    ours = call(snd, x, axes)
+    first_s = time.perf_counter() - began
+    same = _agrees(ours, call(ndi, x, axes))
+    ours_s = timer.median(lambda: call(snd, x, axes), cold=False)
+    theirs_s = timer.median(lambda: call(ndi, x, axes), cold=False)
+    return {"case": name, "stencilc_s": ours_s, "scipy_s": theirs_s,
+            "speedup": theirs_s / ours_s, "goal": goal, "met": theirs_s / ours_s >= goal,
+            "same_values": same, "first_call_s": first_s}
+
+
 def generic_rows(timer, quick: bool) -> list[dict]:
     """generic_filter with two functions (numba's array methods; a loop), each against scipy
     with the Python function (timed once: seconds a call) and with the LowLevelCallable."""

@@ -160,6 +160,11 @@ def test_dask_any_chunking_matches_numpy(name, call):
         same(lazy.compute(), expected)
 
 
+def test_parallel_target_gives_the_same_values():
+    x = data((40, 33), "float32")
+    same(snd.gaussian_filter(x, 1.5, target="parallel"), ndi.gaussian_filter(x, 1.5))
+
+
 def test_xarray_dims_by_name():
     xr = pytest.importorskip("xarray")
     x = data((3, 16, 18), "float32")
