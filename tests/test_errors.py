@@ -211,7 +211,8 @@ def test_signature_and_help_show_the_kernels_own_parameters():
     module = load_source('def blur(x, k):\n    """Blur x by k."""\n'
                          '    return k * (x[-1] + x[1])\n')
     f = stencil_ufunc(boundary="reflect")(module.blur)
-    assert str(inspect.signature(f)) == "(x, k, /, *, out=None, axes=None, axis=None, dims=None)"
+    assert str(inspect.signature(f)) == \
+        "(x, k, /, *, out=None, axes=None, axis=None, dims=None, boundary='reflect', cval=0)"
     text = pydoc.render_doc(f, renderer=pydoc.plaintext)
     assert "Blur x by k." in text
 
