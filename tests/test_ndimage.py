@@ -44,6 +44,8 @@ def same(got, expected, exact=True):
 W33 = rng.standard_normal((3, 3))
 W23 = rng.standard_normal((2, 3))
 PLUS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], bool)
+CROSS3D = np.zeros((3, 3, 3), bool)
+CROSS3D[1, 1, :] = CROSS3D[1, :, 1] = CROSS3D[:, 1, 1] = True
 RING = np.ones((7, 7), bool)
 RING[2:5, 2:5] = False       # 40 cells: more than a selection network takes
 
@@ -78,8 +80,6 @@ CASES = [
     ("prewitt 3-D", (6, 8, 10), "uint8", lambda m, x: m.prewitt(x, axis=2, mode="wrap")),
     ("laplace", (16, 18), "float32", lambda m, x: m.laplace(x, mode="nearest")),
     ("gaussian_laplace", (16, 18), "float64", lambda m, x: m.gaussian_laplace(x, 1.2)),
-    ("gaussian_gradient_magnitude", (16, 18), "uint8",
-     lambda m, x: m.gaussian_gradient_magnitude(x, 1.0)),
     ("minimum_filter box, origin", (17, 19), "float32",
      lambda m, x: m.minimum_filter(x, (3, 4), mode="constant", cval=7, origin=(1, 0))),
     ("maximum_filter footprint", (17, 19), "uint8",
@@ -90,7 +90,8 @@ CASES = [
     ("median_filter 3x3", (17, 19), "uint8", lambda m, x: m.median_filter(x, 3)),
     ("median_filter 2x2 (even: upper median)", (17, 19), "float32",
      lambda m, x: m.median_filter(x, 2, mode="constant", cval=-1)),
-    ("median_filter 3x3x3", (6, 7, 8), "int16", lambda m, x: m.median_filter(x, 3)),
+    ("median_filter 3-D footprint", (6, 7, 8), "int16",
+     lambda m, x: m.median_filter(x, footprint=CROSS3D, mode="wrap")),
     ("rank_filter large footprint", (15, 16), "float32",
      lambda m, x: m.rank_filter(x, -5, footprint=RING, mode="nearest")),
     ("percentile_filter footprint", (15, 16), "uint8",
@@ -157,6 +158,8 @@ def test_dask_any_chunking_matches_numpy(name, call):
     for chunks in [(1, 5, 7), (4, 23, 29), (3, 11, 2)]:
         lazy = call(snd, da.from_array(x, chunks=chunks))
         assert isinstance(lazy, da.Array)
+        # one overlap for the whole filter, however many passes (docs/ndimage.md)
+        assert len([name for name in lazy.dask.layers if name.startswith("overlap")]) <= 1
         same(lazy.compute(), expected)
 
 
@@ -225,7 +228,7 @@ MODE_NAMES = ["reflect", "constant", "nearest", "mirror", "wrap", "grid-wrap", "
               "grid-constant"]
 
 
-@settings(max_examples=8)
+@settings(max_examples=max(4, settings.default.max_examples // 5))
 @given(shape=st.tuples(st.integers(1, 3), st.integers(1, 4)),
        modes=st.tuples(st.sampled_from(MODE_NAMES), st.sampled_from(MODE_NAMES)),
        dtype=st.sampled_from(["uint8", "float32"]), seed=st.integers(0, 2**32 - 1),

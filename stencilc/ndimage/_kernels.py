@@ -60,6 +60,8 @@ def variant(base: StencilUFunc, modes: tuple[str, ...], cval, out_dtype: np.dtyp
     """``base`` with one boundary mode per core axis, ``cval`` and the output dtype (built
     from the same IR, kept by ``base``)."""
     from ..boundary import normalize_cval
+    from ._dask import record
+    record(base.neighborhood, tuple(modes))
     return base._variant(boundary=tuple(modes), cval=normalize_cval(cval),
                          out_dtype=np.dtype(out_dtype))
 

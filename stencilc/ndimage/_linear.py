@@ -8,6 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _params
+from ._dask import one_overlap
 from ._arrays import Prepared, elementwise, prepare
 from ._kernels import all_modes, kernel, offsets, read, spread, variant
 
@@ -233,6 +234,7 @@ def _separable(p: Prepared, passes: list[tuple], output: Any,
     return p.finish(data, output)
 
 
+@one_overlap
 def uniform_filter(input: Any, size: Any = 3, output: Any = None, mode: Any = "reflect",
                    cval: float = 0.0, origin: Any = 0, *, axes: Any = None,
                    target: str | None = None) -> Any:
@@ -311,6 +313,7 @@ def _gaussian_data(p: Prepared, sigma, order, mode, cval, truncate, radius, axes
         elementwise("cast", (p.data,), out_dtype, p.target)
 
 
+@one_overlap
 def gaussian_filter(input: Any, sigma: Any, order: Any = 0, output: Any = None,
                     mode: Any = "reflect", cval: float = 0.0, truncate: float = 4.0, *,
                     radius: Any = None, axes: Any = None, target: str | None = None) -> Any:
@@ -337,12 +340,14 @@ def _derivative_filter(input, axis, output, mode, cval, target, smooth: list[flo
     return p.finish(current.data, output)
 
 
+@one_overlap
 def sobel(input: Any, axis: int = -1, output: Any = None, mode: Any = "reflect",
           cval: float = 0.0, *, target: str | None = None) -> Any:
     """Sobel derivative along ``axis``: ``scipy.ndimage.sobel``'s values."""
     return _derivative_filter(input, axis, output, mode, cval, target, [1.0, 2.0, 1.0])
 
 
+@one_overlap
 def prewitt(input: Any, axis: int = -1, output: Any = None, mode: Any = "reflect",
             cval: float = 0.0, *, target: str | None = None) -> Any:
     """Prewitt derivative along ``axis``: ``scipy.ndimage.prewitt``'s values."""
@@ -368,6 +373,7 @@ def _sum_over_axes(p: Prepared, axes, mode, output, derivative, square: bool) ->
     return p.finish(total, output)
 
 
+@one_overlap
 def laplace(input: Any, output: Any = None, mode: Any = "reflect", cval: float = 0.0, *,
             axes: Any = None, target: str | None = None) -> Any:
     """Laplace filter from second differences: ``scipy.ndimage.laplace``'s values."""
@@ -405,6 +411,7 @@ def _gaussian_derivative(p: Prepared, sigma, axes, cval, kwargs, order: int, squ
     return _sum_over_axes(p, axes, mode, output, derivative, square)
 
 
+@one_overlap
 def gaussian_laplace(input: Any, sigma: Any, output: Any = None, mode: Any = "reflect",
                      cval: float = 0.0, *, axes: Any = None, target: str | None = None,
                      **kwargs: Any) -> Any:
@@ -415,6 +422,7 @@ def gaussian_laplace(input: Any, sigma: Any, output: Any = None, mode: Any = "re
                                 output, mode)
 
 
+@one_overlap
 def gaussian_gradient_magnitude(input: Any, sigma: Any, output: Any = None,
                                 mode: Any = "reflect", cval: float = 0.0, *, axes: Any = None,
                                 target: str | None = None, **kwargs: Any) -> Any:

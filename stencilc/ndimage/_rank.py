@@ -16,6 +16,7 @@ import numpy as np
 
 from ..schedules.networks import selection_network
 from . import _params
+from ._dask import one_overlap
 from ._arrays import Prepared, prepare
 from ._kernels import all_modes, kernel, offsets, read, spread, variant
 from ._linear import _float_input, _separable
@@ -136,6 +137,7 @@ def maximum_filter1d(input: Any, size: int, axis: int = -1, output: Any = None,
                           axes=axis, target=target)
 
 
+@one_overlap
 def minimum_filter(input: Any, size: Any = None, footprint: Any = None, output: Any = None,
                    mode: Any = "reflect", cval: float = 0.0, origin: Any = 0, *,
                    axes: Any = None, target: str | None = None) -> Any:
@@ -144,6 +146,7 @@ def minimum_filter(input: Any, size: Any = None, footprint: Any = None, output: 
     return _min_or_max(input, size, footprint, output, mode, cval, origin, axes, target, "<")
 
 
+@one_overlap
 def maximum_filter(input: Any, size: Any = None, footprint: Any = None, output: Any = None,
                    mode: Any = "reflect", cval: float = 0.0, origin: Any = 0, *,
                    axes: Any = None, target: str | None = None) -> Any:
