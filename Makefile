@@ -50,7 +50,8 @@ demo: $(STAMP)
 	$(VENV)/bin/stencilc demo --out demo-output
 
 # CPU speed against the seed, scipy.ndimage, a hand-written numba loop and np.copyto, window
-# reductions against scipy.ndimage (benchmarks/windows.py), and
+# reductions against scipy.ndimage (benchmarks/windows.py), stencilc.ndimage function by
+# function against scipy.ndimage (benchmarks/ndimage.py), and
 # first-call latency, compile time and time stepping (iterate), all measured in this run;
 # writes docs/bench-*.json and docs/bench-cpu.png.
 bench: $(STAMP)
