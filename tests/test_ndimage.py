@@ -21,6 +21,8 @@ rng = np.random.default_rng(23)
 
 def data(shape, dtype):
     dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return rng.random(shape) < 0.5
     if dtype.kind == "c":
         return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
     if dtype.kind == "f":
@@ -112,8 +114,9 @@ CASES = [
      lambda m, x: m.correlate(x, W33, mode="nearest")),
 ]
 
-#: negative and large results stored as scipy's C casts store them (wrapped)
-for _dtype in ["int8", "uint16", "uint32", "int64", "uint64"]:
+#: negative and large results stored as scipy's C casts store them (wrapped; a bool is the
+#: byte left, so 0.5 and 256 are False)
+for _dtype in ["bool", "int8", "uint16", "uint32", "int64", "uint64"]:
     CASES.append((f"signed weights into {_dtype}", (30,), _dtype,
                   lambda m, x: m.correlate1d(x, [0.5, -3.0, 2.0, 0.25], mode="reflect")))
 

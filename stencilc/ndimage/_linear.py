@@ -49,7 +49,10 @@ def _stored(value: str, out_dtype: np.dtype) -> str:
     scipy's C cast stores it on x86-64: truncated toward zero into a 32-bit integer (64-bit
     for uint32 and 64-bit outputs), then wrapped to the output's width (a negative value into
     an unsigned output wraps, as there). 32 bits where they do keep the conversion
-    vectorized on AVX2, which has no float64 -> int64 instruction."""
+    vectorized on AVX2, which has no float64 -> int64 instruction. A bool output is the byte
+    that cast leaves, read as a bool (0.5 and 256.0 are False there)."""
+    if out_dtype.kind == "b":
+        return f"(np.int32({value}) & 255) != 0"
     if out_dtype.kind not in "iu":
         return value
     if out_dtype.itemsize < 4 or out_dtype == np.int32:
