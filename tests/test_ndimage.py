@@ -108,6 +108,8 @@ CASES = [
      lambda m, x: m.correlate(x, W33, output=np.float32)),
     ("gaussian_gradient_magnitude on two axes of three", (3, 14, 15), "uint8",
      lambda m, x: m.gaussian_gradient_magnitude(x, 1.0, axes=(1, 2))),
+    ("gaussian_gradient_magnitude int8 (square roots of negative wraps)", (14, 15), "int8",
+     lambda m, x: m.gaussian_gradient_magnitude(x, 1.5, mode="mirror")),
     ("gaussian_laplace on two axes of three", (3, 14, 15), "float32",
      lambda m, x: m.gaussian_laplace(x, 1.0, axes=(1, 2), mode="wrap")),
     ("complex input", (12, 13), "complex128",

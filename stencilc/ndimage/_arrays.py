@@ -91,6 +91,8 @@ def elementwise(operation: str, arrays: tuple, out_dtype: np.dtype, target: str)
     ``out_dtype`` of the kind that came in. NumPy, Dask and CuPy arrays run NumPy's
     function; numba device arrays run a pointwise kernel on the GPU."""
     numpy_op, text = _OPERATIONS[operation]
+    if operation == "sqrt" and arrays[0].dtype.itemsize == 1 and not is_device_array(arrays[0]):
+        return _by_table(numpy_op, arrays[0], out_dtype)
     if not any(is_device_array(a) and not type(a).__module__.startswith("cupy") for a in arrays):
         return numpy_op(*arrays).astype(out_dtype)
     from ._kernels import kernel, variant
@@ -99,3 +101,16 @@ def elementwise(operation: str, arrays: tuple, out_dtype: np.dtype, target: str)
     source = f"def {operation}({', '.join(names)}):\n    return {text.format(i=index)}\n"
     base = kernel(source, target)
     return variant(base, (None,) * arrays[0].ndim, 0, out_dtype)(*arrays)
+
+
+def _by_table(numpy_op, data: Any, out_dtype: np.dtype) -> Any:
+    """``numpy_op(data).astype(out_dtype)`` for 1-byte data (NumPy or Dask) by a table of its
+    256 results, each computed by that same call: the same values, a lookup a point (NumPy's
+    square root of 8-bit integers runs in float16, in software: the gradient magnitude of a
+    uint8 stack took 1.35x as long with it)."""
+    codes = np.arange(256, dtype=np.uint8)
+    with np.errstate(all="ignore"):
+        table = np.asarray(numpy_op(codes.view(data.dtype))).astype(out_dtype)
+    if isinstance(data, np.ndarray):
+        return table[data.view(np.uint8)]
+    return data.map_blocks(lambda block: table[block.view(np.uint8)], dtype=out_dtype)
