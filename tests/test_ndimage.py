@@ -104,6 +104,8 @@ CASES = [
     ("generic_filter footprint and arguments", (12, 13), "int16",
      lambda m, x: m.generic_filter(x, lambda v, a, k=1.0: v.sum() * a + k, footprint=PLUS,
                                    extra_arguments=(2.0,), extra_keywords={"k": 3.0})),
+    ("generic_filter with a NumPy function", (12, 13), "float32",
+     lambda m, x: m.generic_filter(x, np.std, footprint=PLUS, mode="nearest")),
     ("output dtype", (14, 15), "uint8",
      lambda m, x: m.correlate(x, W33, output=np.float32)),
     ("gaussian_gradient_magnitude on two axes of three", (3, 14, 15), "uint8",
@@ -221,6 +223,8 @@ def test_new_weights_of_the_same_shape_compile_nothing():
     (lambda x: snd.sobel(x, axis=2), ValueError, "out of bounds"),
     (lambda x: snd.laplace(x, axes=("y",)), ValueError, "need an xarray input"),
     (lambda x: snd.generic_filter(x, 3, size=3), TypeError, "Python function"),
+    (lambda x: snd.generic_filter(x, type("Summing", (), {"__call__": lambda s, v: v.sum()})(),
+                                  size=3), TypeError, "numba can compile or a NumPy function"),
     (lambda x: snd.gaussian_filter(x, 1, order=-1), ValueError, "order=-1"),
     (lambda x: snd.correlate(x, W33, output=np.zeros((2, 2))), ValueError, "output has shape"),
 ])

@@ -229,19 +229,32 @@ def percentile_filter(input: Any, percentile: float, size: Any = None, footprint
 _COMPILED: "weakref.WeakKeyDictionary[Callable, Any]" = weakref.WeakKeyDictionary()
 
 
-def _compiled(function: Callable) -> Any:
-    """``function`` as a numba dispatcher, one per function object (so calls with the same
-    function reuse its kernel; a new lambda each call compiles again, from the disk cache)."""
+def _callee(function: Callable) -> tuple[str, dict]:
+    """How the kernel's text calls ``function``, and the globals that needs: a NumPy function
+    (``np.std``, ``np.median``: what scipy users pass most) by its name in ``np``, numba
+    compiles those itself; anything else as a numba dispatcher, one per function object (so
+    calls with the same function reuse its kernel)."""
     import numba
+    name = getattr(function, "__name__", "")
+    if name and getattr(np, name, None) is function:
+        return f"np.{name}", {}
     if isinstance(function, numba.core.dispatcher.Dispatcher):
-        return function
+        return "FUNCTION", {"FUNCTION": function}
     try:
         found = _COMPILED.get(function)
     except TypeError:                     # not weak-referenceable: compiled each call
-        return numba.njit(function)
+        found = None
     if found is None:
-        found = _COMPILED[function] = numba.njit(function)
-    return found
+        try:
+            found = numba.njit(function)
+        except TypeError as exc:
+            raise TypeError(f"function must be a Python function numba can compile or a NumPy "
+                            f"function, not {type(function).__name__} ({exc})") from None
+        try:
+            _COMPILED[function] = found
+        except TypeError:
+            pass
+    return "FUNCTION", {"FUNCTION": found}
 
 
 def generic_filter(input: Any, function: Callable, size: Any = None, footprint: Any = None,
@@ -252,14 +265,15 @@ def generic_filter(input: Any, function: Callable, size: Any = None, footprint: 
     """``function(values, *extra_arguments, **extra_keywords)`` of each footprint's values
     (a float64 array in C order, as scipy passes them), compiled by numba with the kernel:
     ``scipy.ndimage.generic_filter``'s values, with no Python call per point. ``function`` is a
-    Python function numba can compile (or a ``numba.njit`` one)."""
+    Python function numba can compile, a ``numba.njit`` one, or a NumPy function numba
+    supports (``np.std``, ``np.median``, ``np.ptp``, ...)."""
     if not callable(function) or type(function).__name__ == "LowLevelCallable":
         raise TypeError("function must be a Python function of the values (numba compiles "
                         f"it), not {type(function).__name__}")
     p, axes, fp, origins, modes = _filter(input, size, footprint, output, mode, cval, origin,
                                           axes, target)
     p = _float_input(p, modes, cval)
-    compiled = _compiled(function)
+    callee, called = _callee(function)
     if p.target == "cuda":      # a window array per point (the cuda target refuses it)
         window, names = _window(fp, origins, axes, p.ndim)
         values = f"{window}.astype(np.float64)"
@@ -268,7 +282,7 @@ def generic_filter(input: Any, function: Callable, size: Any = None, footprint: 
         names = {"VALUES": stack_values}
         reads = [read("x", cell) for cell in _cells(fp, origins, axes, p.ndim)]
         values = f"VALUES(({', '.join(reads)},))"
-    names["FUNCTION"] = compiled
+    names.update(called)
     arguments = [values]
     for k, value in enumerate(tuple(extra_arguments)):
         names[f"ARG{k}"] = value
@@ -276,7 +290,8 @@ def generic_filter(input: Any, function: Callable, size: Any = None, footprint: 
     for k, (key, value) in enumerate(sorted((extra_keywords or {}).items())):
         names[f"KEYWORD{k}"] = value
         arguments.append(f"{key}=KEYWORD{k}")
-    text = f"def {_name('generic_filter', fp, p.ndim)}(x):\n    return FUNCTION({', '.join(arguments)})\n"
+    text = f"def {_name('generic_filter', fp, p.ndim)}(x):\n" \
+           f"    return {callee}({', '.join(arguments)})\n"
     if output is None:
         output = input.dtype if hasattr(input, "dtype") else np.asarray(input).dtype
     return _run(p, kernel(text, p.target, names=names), axes, modes, cval, output)
