@@ -303,7 +303,7 @@ def test_far_taps_equal_the_cpu(mode):
 
 
 @pytest.mark.parametrize("name", ["correlate", "gaussian_filter", "median_filter",
-                                  "maximum_filter", "laplace"])
+                                  "maximum_filter", "laplace", "gaussian_gradient_magnitude"])
 def test_ndimage_on_device_arrays(name):
     """stencilc.ndimage on a numba device array runs the cuda target and returns a device
     array, with scipy.ndimage's values (the oracle here: scipy itself)."""
@@ -317,7 +317,9 @@ def test_ndimage_on_device_arrays(name):
              "gaussian_filter": lambda m, a: m.gaussian_filter(a, 1.0, mode="nearest"),
              "median_filter": lambda m, a: m.median_filter(a, 3, mode="constant", cval=0.5),
              "maximum_filter": lambda m, a: m.maximum_filter(a, (2, 3)),
-             "laplace": lambda m, a: m.laplace(a, mode="mirror")}
+             "laplace": lambda m, a: m.laplace(a, mode="mirror"),
+             "gaussian_gradient_magnitude":    # its square, sum and root as pointwise kernels
+                 lambda m, a: m.gaussian_gradient_magnitude(a, 1.0)}
     got = calls[name](snd, cuda.to_device(x))
     assert not isinstance(got, np.ndarray)
     same(got.copy_to_host(), calls[name](ndi, x))

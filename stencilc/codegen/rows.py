@@ -22,10 +22,9 @@ Border points compute the same reductions by the loop over the window (the rolle
 from __future__ import annotations
 
 import ast
+import copy
 import itertools
 from dataclasses import dataclass
-
-import copy
 
 import numpy as np
 

@@ -3,11 +3,14 @@ numba device array), its dimension names where it came from xarray, the target t
 and how to hand the result back as the kind that came in."""
 from __future__ import annotations
 
+import math
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
+from ..arrays.dask import is_dask_array
 from ..targets.cuda import is_device_array
 from . import _params
 
@@ -61,7 +64,7 @@ def prepare(input: Any, target: str | None) -> Prepared:
         wrap = lambda result: original.copy(data=result)
         input = input.data
     on_gpu = is_device_array(input)
-    if not on_gpu and not _is_dask(input):
+    if not on_gpu and not is_dask_array(input):
         input = np.asarray(input)
     if input.ndim == 0:
         raise ValueError("the input is a 0-d array; filters need at least one axis")
@@ -71,18 +74,16 @@ def prepare(input: Any, target: str | None) -> Prepared:
 
 
 def _is_xarray(value: Any) -> bool:
-    return type(value).__name__ == "DataArray" and hasattr(value, "dims")
+    xr = sys.modules.get("xarray")     # no DataArray exists before xarray is imported
+    return xr is not None and isinstance(value, xr.DataArray)
 
-
-def _is_dask(value: Any) -> bool:
-    return type(value).__module__.startswith("dask") and hasattr(value, "chunks")
 
 
 #: NumPy's operation for each name :func:`elementwise` takes, and the kernel text that does
 #: the same on arrays without NumPy's protocols (numba's device arrays)
 _OPERATIONS = {"cast": (lambda a: a, "a{i}"), "add": (np.add, "a{i} + b{i}"),
                "square": (lambda a: np.multiply(a, a), "a{i} * a{i}"),
-               "sqrt": (np.sqrt, "np.sqrt(a{i})")}
+               "sqrt": (np.sqrt, "SQRT(a{i})")}   # math.sqrt: the cuda target has no np.sqrt
 
 
 def elementwise(operation: str, arrays: tuple, out_dtype: np.dtype, target: str) -> Any:
@@ -99,7 +100,7 @@ def elementwise(operation: str, arrays: tuple, out_dtype: np.dtype, target: str)
     index = "[" + ", ".join("0" for _ in range(arrays[0].ndim)) + "]"
     names = "ab"[:len(arrays)]
     source = f"def {operation}({', '.join(names)}):\n    return {text.format(i=index)}\n"
-    base = kernel(source, target)
+    base = kernel(source, target, names={"SQRT": math.sqrt} if operation == "sqrt" else None)
     return variant(base, (None,) * arrays[0].ndim, 0, out_dtype)(*arrays)
 
 

@@ -37,9 +37,10 @@ def one_overlap(function: Callable) -> Callable:
 
     @functools.wraps(function)
     def filtered(input: Any, *args: Any, **kwargs: Any) -> Any:
-        from ._arrays import _is_dask, _is_xarray
+        from ..arrays.dask import is_dask_array
+        from ._arrays import _is_xarray
         data = input.data if _is_xarray(input) else input
-        if not _is_dask(data) or data.ndim == 0:
+        if not is_dask_array(data) or data.ndim == 0:
             return function(input, *args, **kwargs)
         bound = signature.bind(input, *args, **kwargs)
         if _is_xarray(input):
@@ -53,20 +54,13 @@ def one_overlap(function: Callable) -> Callable:
 
 
 def _axes_by_number(bound: inspect.BoundArguments, dims: tuple[str, ...]) -> None:
+    """``axis``/``axes`` given by dimension name as axis numbers (the blocks are arrays)."""
+    from ._params import check_axes
     for name in ("axis", "axes"):
         value = bound.arguments.get(name)
-        if isinstance(value, str):
-            bound.arguments[name] = _number(value, dims)
-        elif isinstance(value, (list, tuple)):
-            bound.arguments[name] = tuple(_number(v, dims) if isinstance(v, str) else v
-                                          for v in value)
-
-
-def _number(name: str, dims: tuple[str, ...]) -> int:
-    if name not in dims:
-        raise ValueError(f"axes names {name!r}, which is not a dimension; the array's "
-                         f"dimensions are {dims}")
-    return dims.index(name)
+        if value is not None:
+            numbers = check_axes(value, len(dims), dims)
+            bound.arguments[name] = numbers[0] if name == "axis" else numbers
 
 
 def _call(function, bound, data):

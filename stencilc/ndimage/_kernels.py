@@ -10,13 +10,19 @@ from __future__ import annotations
 import hashlib
 import linecache
 import threading
+from collections import OrderedDict
 
 import numpy as np
 
 from ..options import Options
 from ..ufunc import StencilUFunc
 
-_KERNELS: dict[tuple, StencilUFunc] = {}
+#: kernels kept per process, most recently used last; past :data:`MAX_KERNELS` the oldest
+#: is dropped (a program calling generic_filter with a new lambda each time would otherwise
+#: keep every kernel, and its function, forever); a dropped kernel comes back from the disk
+#: cache
+_KERNELS: "OrderedDict[tuple, StencilUFunc]" = OrderedDict()
+MAX_KERNELS = 256
 _LOCK = threading.Lock()
 
 
@@ -29,12 +35,11 @@ def kernel(text: str, target: str, standard_indexing: tuple[str, ...] = (),
     names = names or {}
     key = (text, target, standard_indexing,
            tuple((name, _identity(value)) for name, value in sorted(names.items())))
-    found = _KERNELS.get(key)
-    if found is not None:
-        return found
     with _LOCK:
         found = _KERNELS.get(key)
-        if found is None:
+        if found is not None:
+            _KERNELS.move_to_end(key)
+        else:
             digest = hashlib.sha256(text.encode()).hexdigest()[:16]
             filename = f"<stencilc.ndimage:{digest}>"
             linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
@@ -45,6 +50,8 @@ def kernel(text: str, target: str, standard_indexing: tuple[str, ...] = (),
             found = StencilUFunc(func, Options(target=target, standard_indexing=standard_indexing,
                                                cache=True))
             _KERNELS[key] = found
+            if len(_KERNELS) > MAX_KERNELS:
+                _KERNELS.popitem(last=False)
     return found
 
 

@@ -181,15 +181,14 @@ def _correlate_or_convolve(input, weights, output, mode, cval, origin, axes, tar
         [-o - (0 if size & 1 else 1) for o, size in
          zip(_params.sequence(origin, w.ndim, "origin"), w.shape)]
     if convolution:
-        w = np.ascontiguousarray(w[(slice(None, None, -1),) * w.ndim])
+        w = w[(slice(None, None, -1),) * w.ndim]
         _params.origins(origins, w.shape)
-    w = np.where(np.abs(w) > EPSILON, w, 0.0)    # scipy skips these weights
+    w = np.where(np.abs(w) > EPSILON, w, 0.0)    # scipy skips these weights (a new array)
     modes = _params.modes(mode, len(axes))
     out_dtype = _params.output_dtype(output, p.dtype)
     p = _float_input(p, modes, cval)
-    base = kernel(_correlate_text(w.shape, origins, p.dtype.kind, axes, p.ndim, out_dtype),
-                  p.target,
-                  ("w",))
+    text = _correlate_text(w.shape, origins, p.dtype.kind, axes, p.ndim, out_dtype)
+    base = kernel(text, p.target, ("w",))
     result = variant(base, all_modes(modes, axes, p.ndim), cval, out_dtype)(p.data, w)
     return p.finish(result, output)
 

@@ -19,10 +19,14 @@ from . import _params
 from ._dask import one_overlap
 from ._arrays import Prepared, prepare
 from ._kernels import all_modes, kernel, offsets, read, spread, variant
-from ._linear import _float_input, _separable
+from ._linear import _float_input, _pass1d, _separable
 
 #: the most cells a rank filter computes with a selection network (a 5x5 box)
 NETWORK_MAX = 25
+#: the most cells a minimum/maximum or generic_filter reads one by one; past it (a disk of
+#: radius 7 took 21 s to compile as a chain, radius 12 did not compile) they read the
+#: footprint's window as an array (numba's np.min/np.max: a NaN wins there)
+CHAIN_MAX = 64
 
 
 def footprint_of(size: Any, footprint: Any, n: int) -> np.ndarray:
@@ -88,30 +92,40 @@ def _partition_text(name: str, window: str, rank: int) -> str:
     return f"def {name}(x):\n    return np.partition({window}, {rank})[{rank}]\n"
 
 
+def _extreme_source(footprint: np.ndarray, origins: list[int], axes: tuple[int, ...],
+                    ndim: int, op: str) -> tuple[str, dict]:
+    """The kernel text (and the globals it reads) of a footprint's minimum (``op`` ``<``) or
+    maximum: scipy's compare chain up to :data:`CHAIN_MAX` cells, numba's reduction of the
+    window array past it."""
+    name = _name("minimum" if op == "<" else "maximum", footprint, ndim)
+    if footprint.sum() <= CHAIN_MAX:
+        return _extreme_text(name, _cells(footprint, origins, axes, ndim), op), {}
+    window, names = _window(footprint, origins, axes, ndim)
+    reduce = "np.min" if op == "<" else "np.max"
+    return f"def {name}(x):\n    return {reduce}({window})\n", names
+
+
 def _extreme(p: Prepared, footprint: np.ndarray, origins: list[int], axes: tuple[int, ...],
              modes: list[str], cval: Any, output: Any, op: str) -> Any:
-    kind = "minimum" if op == "<" else "maximum"
     if footprint.all():
         passes = [(axis, size, origin, mode) for axis, size, origin, mode
                   in zip(axes, footprint.shape, origins, modes) if size > 1]
 
         def run(q: Prepared, entry: tuple, out_dtype: np.dtype) -> Any:
-            axis, size, origin, mode = entry
-            q = _float_input(q, [mode], cval)      # a scipy 1-D pass reads cval as float64
-            cells = [spread((o,), (axis,), q.ndim) for o in offsets(size, origin)]
-            base = kernel(_extreme_text(f"{kind}1d_{size}_axis{axis}of{q.ndim}", cells, op),
-                          q.target)
-            return variant(base, all_modes((mode,), (axis,), q.ndim), cval, out_dtype)(q.data)
+            axis, size, origin, mode = entry     # a scipy 1-D pass reads cval as float64
+            box = np.ones(size, bool)        # a box's window: no globals to read
+            return _pass1d(q, lambda _: _extreme_source(box, [origin], (axis,), q.ndim, op)[0],
+                           (), axis, mode, cval, out_dtype)
         return _separable(p, passes, output, run)
-    text = _extreme_text(_name(kind, footprint, p.ndim),
-                         _cells(footprint, origins, axes, p.ndim), op)
-    return _run(p, kernel(text, p.target), axes, modes, cval, output)
+    text, names = _extreme_source(footprint, origins, axes, p.ndim, op)
+    base = kernel(text, p.target, names=names)
+    return p.finish(_run(p, base, axes, modes, cval, _params.output_dtype(output, p.dtype)),
+                    output)
 
 
-def _run(p: Prepared, base, axes, modes, cval, output) -> Any:
-    out_dtype = _params.output_dtype(output, p.dtype)
-    result = variant(base, all_modes(modes, axes, p.ndim), cval, out_dtype)(p.data)
-    return p.finish(result, output)
+def _run(p: Prepared, base, axes, modes, cval, out_dtype: np.dtype) -> Any:
+    """``base`` run over ``p`` with these modes and ``cval``: an array of ``out_dtype``."""
+    return variant(base, all_modes(modes, axes, p.ndim), cval, out_dtype)(p.data)
 
 
 def _filter(input, size, footprint, output, mode, cval, origin, axes, target):
@@ -171,6 +185,7 @@ def _rank_filter(input, rank_of: Callable[[int], int], size, footprint, output, 
         return _extreme(p, fp, origins, axes, modes, cval, output, "<")
     if rank == count - 1:
         return _extreme(p, fp, origins, axes, modes, cval, output, ">")
+    out_dtype = _params.output_dtype(output, p.dtype)
     p = _float_input(p, modes, cval)           # scipy ranks float64 copies, cval included
     name = _name(f"rank{rank}", fp, p.ndim)
     if count <= NETWORK_MAX:
@@ -178,9 +193,7 @@ def _rank_filter(input, rank_of: Callable[[int], int], size, footprint, output, 
     else:
         window, names = _window(fp, origins, axes, p.ndim)
         base = kernel(_partition_text(name, window, rank), p.target, names=names)
-    if output is None:
-        output = input.dtype if hasattr(input, "dtype") else np.asarray(input).dtype
-    return _run(p, base, axes, modes, cval, output)
+    return p.finish(_run(p, base, axes, modes, cval, out_dtype), output)
 
 
 def rank_filter(input: Any, rank: int, size: Any = None, footprint: Any = None,
@@ -272,9 +285,12 @@ def generic_filter(input: Any, function: Callable, size: Any = None, footprint: 
                         f"it), not {type(function).__name__}")
     p, axes, fp, origins, modes = _filter(input, size, footprint, output, mode, cval, origin,
                                           axes, target)
+    out_dtype = _params.output_dtype(output, p.dtype)
     p = _float_input(p, modes, cval)
     callee, called = _callee(function)
-    if p.target == "cuda":      # a window array per point (the cuda target refuses it)
+    if p.target == "cuda" or fp.sum() > CHAIN_MAX:
+        # a window array per point: the cuda target refuses it; on the CPU it compiles where
+        # a tuple of that many reads would not (it allocates per point)
         window, names = _window(fp, origins, axes, p.ndim)
         values = f"{window}.astype(np.float64)"
     else:                       # the values in one stack buffer: no allocation per point
@@ -292,6 +308,5 @@ def generic_filter(input: Any, function: Callable, size: Any = None, footprint: 
         arguments.append(f"{key}=KEYWORD{k}")
     text = f"def {_name('generic_filter', fp, p.ndim)}(x):\n" \
            f"    return {callee}({', '.join(arguments)})\n"
-    if output is None:
-        output = input.dtype if hasattr(input, "dtype") else np.asarray(input).dtype
-    return _run(p, kernel(text, p.target, names=names), axes, modes, cval, output)
+    return p.finish(_run(p, kernel(text, p.target, names=names), axes, modes, cval, out_dtype),
+                    output)
