@@ -266,6 +266,28 @@ class Timer:
                 break
         return statistics.median(times)
 
+    def paired(self, first: Callable[[], object], second: Callable[[], object],
+               cold: bool) -> tuple[float, float, float]:
+        """Medians of ``first`` and ``second`` timed in turn (A, B, A, B, ...), and the median of
+        each pair's ratio first/second. Pairs run a few milliseconds apart, so a change in the
+        host's load between two blocks of repeats does not land on one side only."""
+        first(), second()   # compile, fault pages in
+        pairs: list[tuple[float, float]] = []
+        started = time.perf_counter()
+        while len(pairs) < self.repeats or time.perf_counter() - started < self.min_seconds:
+            pair = []
+            for call in (first, second) if len(pairs) % 2 == 0 else (second, first):
+                if cold:
+                    np.add(self._flush, 1.0, out=self._flush)
+                begin = time.perf_counter()
+                call()
+                pair.append(time.perf_counter() - begin)
+            pairs.append(tuple(pair) if len(pairs) % 2 == 0 else tuple(reversed(pair)))
+            if len(pairs) >= 200:
+                break
+        return (statistics.median(a for a, _ in pairs), statistics.median(b for _, b in pairs),
+                statistics.median(a / b for a, b in pairs))
+
 
 def _same_numbers(result: np.ndarray, reference: np.ndarray) -> tuple[bool, float]:
     if reference.dtype.kind in "iub":

@@ -2,7 +2,8 @@
 quiet host and with a second process spinning on one core (a shared host), in one run.
 
 Issue 24's goal: `parallel` never clearly slower than `cpu` (parallel speed / cpu speed >=
-0.95 for every case, quiet and busy). Medians of cold and warm calls (cpu_suite's timer);
+0.95 for every case, quiet and busy). Cold and warm calls, the two targets timed in turn
+(cpu_suite's ``Timer.paired``): each ratio is the median of the pairs' ratios;
 prints the goal as a PASS/FAIL line for this run and writes docs/bench-parallel.json.
 
     python benchmarks/parallel_vs_cpu.py [--quick]
@@ -45,9 +46,9 @@ def measure(timer: Timer, busy: bool) -> list[dict]:
             out = np.empty_like(cpu(x))
             row = {"case": name, "busy": busy}
             for regime, cold in (("cold", True), ("warm", False)):
-                c = timer.median(lambda: cpu(x, out=out), cold)
-                p = timer.median(lambda: parallel(x, out=out), cold)
-                row[regime] = {"cpu_s": c, "parallel_s": p, "parallel_speed_over_cpu": c / p}
+                c, p, ratio = timer.paired(lambda: cpu(x, out=out),
+                                           lambda: parallel(x, out=out), cold)
+                row[regime] = {"cpu_s": c, "parallel_s": p, "parallel_speed_over_cpu": ratio}
             rows.append(row)
             print(f"{'busy ' if busy else 'quiet'} {name[:52]:52s} parallel/cpu speed: cold "
                   f"{row['cold']['parallel_speed_over_cpu']:.2f}x, warm "

@@ -6,6 +6,8 @@ table covers every function, mode, dimension count and dtype family once rather 
 product; hypothesis draws random weights, footprints and modes on top."""
 from __future__ import annotations
 
+import functools
+
 import dask.array as da
 import numpy as np
 import pytest
@@ -267,3 +269,67 @@ def test_random_weights_footprints_and_modes(shape, modes, dtype, seed, chunks):
         rank = int(r.integers(0, footprint.sum()))
         same(snd.rank_filter(x, rank, footprint=footprint, mode=modes[1], origin=origin),
              ndi.rank_filter(x, rank, footprint=footprint, mode=modes[1], origin=origin))
+
+
+def _window_reductions(values):
+    return (values.max(), values.min(), np.max(values), np.min(values), np.amax(values),
+            np.amin(values), np.ptp(values))
+
+
+@functools.lru_cache(maxsize=None)
+def _reductions_compiled():
+    """The reductions compiled by numba for plain arrays and for generic_filter's values (one
+    dispatcher each: every example of a size reuses its compiled code)."""
+    import numba
+
+    from stencilc.runtime.values import stack_values
+    plain = numba.njit(_window_reductions)
+    return plain, numba.njit(lambda t: plain(stack_values(t)))
+
+
+@settings(max_examples=max(10, settings.default.max_examples))
+@given(values=st.sampled_from([1, 2, 9]).flatmap(lambda size: st.lists(
+    st.sampled_from([0.0, -0.0, 1.5, -2.0, np.inf, -np.inf, np.nan, -np.nan, 3.0]),
+    min_size=size, max_size=size)))
+def test_window_reductions_are_numbas_bit_for_bit(values):
+    """generic_filter's values have their own numba type whose max/min/ptp skip numba's
+    per-value branch; their results must be numba's own on a plain array, bit for bit (which
+    NaN, which zero), and NumPy's where NumPy agrees on the value."""
+    plain, window = _reductions_compiled()
+    # each NaN with a payload of its own, so "which NaN" is visible in the bits
+    bits = np.array(values).view(np.uint64)
+    nans = np.isnan(bits.view(np.float64))
+    bits[nans] |= np.arange(1, nans.sum() + 1, dtype=np.uint64)
+    array = bits.view(np.float64)
+    ours = np.array(window(tuple(array)))
+    numbas = np.array(plain(array))
+    np.testing.assert_array_equal(ours.view(np.uint64), numbas.view(np.uint64))
+    np.testing.assert_array_equal(ours[:2], [np.max(array), np.min(array)])
+
+
+def test_window_reductions_resolve_to_the_branch_free_ones():
+    """numba types np.max/amax/min/amin/ptp and the methods of generic_filter's values with
+    stencilc's implementations (else the test above compares numba with itself)."""
+    from numba.core.registry import cpu_target
+
+    from stencilc.runtime.values import WindowValues
+    context = cpu_target.typing_context
+    context.refresh()
+    values = WindowValues(9)
+    for function in (np.max, np.amax, np.min, np.amin, np.ptp):
+        typed = context.resolve_value_type(function)
+        signature = typed.get_call_type(context, (values,), {})
+        # stencilc's are inlined into the caller (numba's own are called: impl_max, ...)
+        assert "always inlined" in repr(typed.get_impl_key(signature)), function
+    for method in ("max", "min"):
+        assert context.resolve_getattr(values, method).typing_key[0] is WindowValues
+
+
+def test_generic_filter_reductions_of_any_footprint_size():
+    """max/min/ptp of footprints of 1 to 25 cells with NaNs: scipy's values."""
+    x = data((11, 12), "float32")
+    x[3, 4] = x[7, 1] = np.nan
+    spread = lambda v: v.max() - np.amin(v)      # noqa: E731
+    for size, function in [(1, np.ptp), (2, spread), (5, np.ptp), (5, spread)]:
+        same(snd.generic_filter(x, function, size=size, mode="mirror"),
+             ndi.generic_filter(x, function, size=size, mode="mirror"))

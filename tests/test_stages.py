@@ -301,8 +301,9 @@ def test_a_long_compile_says_what_it_is_compiling(monkeypatch, caplog):
 
 def test_parallel_uses_threads_only_where_the_clock_says_they_pay(monkeypatch):
     """Issue 24: `parallel` must not lose to `cpu` (small work, busy cores). Per size class
-    it times both ways on its first calls, keeps the faster, and times again every RECHECK
-    calls. A fake clock makes the times; the values are the cpu target's either way."""
+    it times both ways on its first calls, keeps the faster, and times again after RECHECK
+    calls, then ever more rarely while the trials confirm the choice. A fake clock makes the
+    times; the values are the cpu target's either way."""
     from stencilc.targets import cpu as cpu_targets
     clock = [0.0]
     cost = {True: 5.0, False: 1.0}           # threads slower: a busy host
@@ -322,12 +323,25 @@ def test_parallel_uses_threads_only_where_the_clock_says_they_pay(monkeypatch):
     for _ in range(choice.RECHECK):
         choice.run(call)
     assert ran[-1] is True and choice.threaded
-    cost[True] = 2.0                         # threads got 4x slower: timed again at once
-    before = len(ran)
-    for _ in range(6):
+    cost[True] = 2.0                         # threads got 4x slower: three slow calls
+    before = len(ran)                        # in a row start the trials again
+    for _ in range(8):
         choice.run(call)
-    assert ran[before:before + 5] == [True, True, False, True, False]
-    assert ran[-1] is False and not choice.threaded
+    assert ran[before:] == [True, True, True, True, False, True, False, False]
+    assert not choice.threaded
+    # one slow call is noise (a preempted thread): no trials
+    before = len(ran)
+    for slow in (False, True, False, False, True, False):
+        choice.run(lambda threaded, slow=slow: (ran.append(threaded), clock.__setitem__(
+            0, clock[0] + cost[threaded] * (3 if slow else 1))))
+    assert ran[before:] == [False] * 6
+    # trials that confirm the choice come twice as rarely each time, up to RECHECK_MAX
+    before = len(ran)
+    for _ in range(4000):
+        choice.run(call)
+    trial_calls = ran[before:].count(True)
+    assert 2 * 4 <= trial_calls <= 2 * 8, trial_calls      # 64, 128, ..., 1024, 1024, ...
+    assert choice.interval == choice.RECHECK_MAX
     # a call twice as large in the same size class is not "slower": times count per element
     before = len(ran)
     for work in (1, 2, 1, 2, 2):

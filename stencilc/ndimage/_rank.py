@@ -259,7 +259,9 @@ def _callee(function: Callable) -> tuple[str, dict]:
         found = None
     if found is None:
         try:
-            found = numba.njit(function)
+            # inlined into the kernel: LLVM then sees the footprint's size (a 3x3 window's
+            # max - min: 25 ns a point through a call, 4 ns inlined)
+            found = numba.njit(function, inline="always")
         except TypeError as exc:
             raise TypeError(f"function must be a Python function numba can compile or a NumPy "
                             f"function, not {type(function).__name__} ({exc})") from None
@@ -294,7 +296,7 @@ def generic_filter(input: Any, function: Callable, size: Any = None, footprint: 
         window, names = _window(fp, origins, axes, p.ndim)
         values = f"{window}.astype(np.float64)"
     else:                       # the values in one stack buffer: no allocation per point
-        from ..runtime.cpu import stack_values
+        from ..runtime.values import stack_values
         names = {"VALUES": stack_values}
         reads = [read("x", cell) for cell in _cells(fp, origins, axes, p.ndim)]
         values = f"VALUES(({', '.join(reads)},))"

@@ -230,34 +230,46 @@ class ThreadsOrNot:
     on busy cores (a thread waits for a core: a shared 2-core host showed an 8 ms floor where
     one thread took 1.7 ms). Neither is known in advance, so the first calls of a size class
     run both ways in turn (:data:`TRIALS` each, the best time per element of each kept: a
-    class spans a factor of two in size), the faster is used,
-    and both are timed again every :data:`RECHECK` calls, or at once when a call runs
-    :data:`SLOWER` times slower than its way's best (the host's load changed). Both ways
-    give the same numbers bit for bit (the same compiled point function)."""
+    class spans a factor of two in size) and the faster is used. Both are timed again after
+    :data:`RECHECK` calls, then after twice as many each time the trials confirm the choice
+    (up to :data:`RECHECK_MAX`: on a steady host the slower way is rarely paid for), and at
+    once when :data:`SLOW_CALLS` calls in a row run :data:`SLOWER` times slower than their
+    way's best (the host's load changed; one slow call is noise, a preempted thread). Both
+    ways give the same numbers bit for bit (the same compiled point function)."""
 
     TRIALS = 2
     RECHECK = 64
-    #: a call this many times slower than the best seen for its way starts new trials (the
-    #: host got busy, or quiet, between two rechecks)
+    RECHECK_MAX = 1024
+    #: calls this many times slower than the best seen for their way, :data:`SLOW_CALLS` in a
+    #: row, start new trials (the host got busy, or quiet, between two rechecks)
     SLOWER = 1.5
+    SLOW_CALLS = 3
 
     def __init__(self):
         self.best = {True: math.inf, False: math.inf}
         self.trials = 0
-        self.calls = 0
+        self.calls = 0          # calls since the last trials began
+        self.interval = self.RECHECK
+        self.slow = 0           # slow calls in a row
+        self.confirmed: bool | None = None   # the choice the last trials made
         self._lock = threading.Lock()
 
     @property
     def threaded(self) -> bool:
         return self.best[True] <= self.best[False]
 
+    def _retry(self, interval: int) -> None:
+        self.best = {True: math.inf, False: math.inf}
+        self.trials = self.calls = self.slow = 0
+        self.interval = interval
+
     def run(self, call: Callable[[bool], Any], work: int = 1) -> Any:
         """``call(threaded)`` the way chosen; ``work``: the call's size (elements)."""
         with self._lock:
             self.calls += 1
-            if self.calls % self.RECHECK == 0:
-                self.best = {True: math.inf, False: math.inf}
-                self.trials = 0
+            if self.calls > self.interval:
+                self._retry(self.interval)
+                self.calls = 1
             trying = self.trials < 2 * self.TRIALS
             threaded = self.trials % 2 == 0 if trying else self.threaded
             self.trials += trying
@@ -267,9 +279,17 @@ class ThreadsOrNot:
         with self._lock:
             if trying:
                 self.best[threaded] = min(self.best[threaded], elapsed)
+                if self.trials == 2 * self.TRIALS:       # the trials' verdict
+                    same = self.confirmed == self.threaded
+                    self.interval = (min(2 * self.interval, self.RECHECK_MAX) if same
+                                     else self.RECHECK)
+                    self.confirmed = self.threaded
             elif elapsed > self.SLOWER * self.best[threaded]:
-                self.best = {True: math.inf, False: math.inf}
-                self.trials = 0
+                self.slow += 1
+                if self.slow >= self.SLOW_CALLS:
+                    self._retry(self.RECHECK)
+            else:
+                self.slow = 0
         return result
 
 
