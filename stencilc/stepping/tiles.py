@@ -78,7 +78,7 @@ def advance(gufunc: Callable, arrays: Sequence[Any], stepping: Stepping,
         chosen = plan is not None or stepping.block_steps is not None
         plan = plan or plan_tiles(core, images, stepping.reach, per_point, stepping.steps,
                                   stepping.block_steps, tiles=TILES_PER_THREAD * threads
-                                  if threads > 1 else 1)
+                                  if threads > 1 else 1, itemsize=operands[0].itemsize)
         if stepping.keep is not None or chosen:
             finals = _rounds(gufunc, operands, kinds, stepping, keep, plan, run_all)
         else:
@@ -106,17 +106,35 @@ def _fastest(gufunc, operands, kinds, stepping: Stepping, keep: Ranges, plan: Ti
     if k < MIN_TILED_STEPS:              # too few steps to time a round: the plan, untimed
         return _rounds(gufunc, operands, kinds, stepping, keep, plan, run_all)
     plan = replace(plan, block_steps=k)
+    # Both ways write into the same two buffers, their pages faulted before any timing: a
+    # fresh page's first write costs a fault (on this project's VMs, 2 looped steps of a
+    # 256 MiB state took 6x a step's time in fresh buffers), which neither way should be
+    # charged, and the rest of the steps reuses them whichever way wins.
+    first, second = _faulted_like(operands[:nstate]), _faulted_like(operands[:nstate])
     started = time.perf_counter()
-    state = _rounds(gufunc, operands, kinds, replace(stepping, steps=k), keep, plan, run_all)
+    state = _rounds(gufunc, operands, kinds, replace(stepping, steps=k), keep, plan, run_all,
+                    spare=[first, second])                       # one round: into first
     tiled = (time.perf_counter() - started) / k
     started = time.perf_counter()
-    state = _loop(state + operands[nstate:], nstate, PROBE_STEPS, step)
+    state = _loop(state + operands[nstate:], nstate, PROBE_STEPS, step,
+                  buffers=[second, first])                       # an even count: into first
     looped = (time.perf_counter() - started) / PROBE_STEPS
     rest = replace(stepping, steps=steps - k - PROBE_STEPS)
     operands = state + operands[nstate:]
     if prefer_loop(tiled, looped):
-        return _loop(operands, nstate, rest.steps, step)
-    return _rounds(gufunc, operands, kinds, rest, keep, plan, run_all)
+        return _loop(operands, nstate, rest.steps, step, buffers=[second, first])
+    return _rounds(gufunc, operands, kinds, rest, keep, plan, run_all, spare=[second, first])
+
+
+def _faulted_like(arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Uninitialized arrays like ``arrays``, each page written once."""
+    fresh = [np.empty(a.shape, a.dtype) for a in arrays]
+    for array in fresh:
+        array.reshape(-1).view(np.uint8)[::PAGE_BYTES] = 0
+    return fresh
+
+
+PAGE_BYTES = 4096
 
 
 #: fewest steps per round for which tiles can pay: a round copies its regions in and its
@@ -125,7 +143,8 @@ def _fastest(gufunc, operands, kinds, stepping: Stepping, keep: Ranges, plan: Ti
 #: 0.76-0.85x the loop
 MIN_TILED_STEPS = 3
 #: plain steps timed against the first tiled round (every step does the same work, so a
-#: couple suffice, and a slow loop costs little while it is being measured)
+#: couple suffice, and a slow loop costs little while it is being measured); even, so that
+#: they end in the buffer the tiled round wrote (``_fastest``)
 PROBE_STEPS = 2
 
 
@@ -134,13 +153,15 @@ def prefer_loop(tiled_seconds: float, looped_seconds: float) -> bool:
     return looped_seconds < tiled_seconds
 
 
-def _loop(operands, nstate: int, steps: int, step: Step) -> list[np.ndarray]:
+def _loop(operands, nstate: int, steps: int, step: Step,
+          buffers: list | None = None) -> list[np.ndarray]:
     """``steps`` plain steps over the whole state, ping-ponging between two buffers (none
-    allocated per step); ``step(inputs, out)`` is one call, as the target runs it (the
+    allocated per step; ``buffers``: the two, each a list of arrays or None to allocate, the
+    first written first); ``step(inputs, out)`` is one call, as the target runs it (the
     parallel target: its row bands on threads)."""
     state = [operands[s] for s in range(nstate)]
     others = list(operands[nstate:])
-    buffers: list = [None, None]
+    buffers = [None, None] if buffers is None else buffers
     for j in range(steps):
         if buffers[j % 2] is None:
             buffers[j % 2] = [np.empty_like(s) for s in state]
@@ -177,14 +198,17 @@ def _flatten(ir, arrays):
 
 
 def _rounds(gufunc, operands, kinds, stepping: Stepping, keep: Ranges, plan: TilePlan,
-            run_all: Callable[[Tasks], None]) -> list[np.ndarray]:
+            run_all: Callable[[Tasks], None], spare: list | None = None) -> list[np.ndarray]:
+    """The state after ``stepping.steps`` steps in rounds of the plan's cache tiles; the
+    rounds write into ``spare``'s two buffers in turn (each a list of arrays, or None to
+    allocate; one if one round), neither of which may be the state's."""
     nstate, reach = stepping.nstate, stepping.reach
     core = operands[0].shape[1:]
     images = operands[0].shape[0]
     rounds = -(-stepping.steps // plan.block_steps)
     sizes = [b - a for a, b in cuts(stepping.steps, -(-stepping.steps // rounds))]
     current = [operands[s] for s in range(nstate)]
-    spare: list = [None, None]     # the rounds write into these in turn (one if one round)
+    spare = [None, None] if spare is None else spare
     done = 0
     for r, k in enumerate(sizes):
         done += k

@@ -107,8 +107,15 @@ class ParallelTarget(CpuTarget):
 
     def run(self, kernel: "_ParallelKernel", arrays, out):
         threads = numba.get_num_threads()
-        path = "blocks" if _spread_blocks(kernel.ir, arrays, threads) else "rows"
-        work = max((a.size for a in arrays if isinstance(a, np.ndarray)), default=0)
+        shapes = (threads, *(getattr(a, "shape", None) for a in arrays))
+        found = kernel.dispatch.get(shapes)
+        if found is None:    # the same shapes call after call: decided once (a few us a call)
+            path = "blocks" if _spread_blocks(kernel.ir, arrays, threads) else "rows"
+            work = max((a.size for a in arrays if isinstance(a, np.ndarray)), default=0)
+            if len(kernel.dispatch) >= 64:
+                kernel.dispatch.clear()
+            found = kernel.dispatch[shapes] = path, work
+        path, work = found
         choice = kernel.choices[(path, work.bit_length())]
         return choice.run(lambda threaded: self._run(kernel, arrays, out, path, threaded,
                                                      threads), work)
@@ -190,6 +197,8 @@ class _ParallelKernel:
         self._built: dict[str, Gufunc] = {}
         self._lock = threading.Lock()
         self.choices = _Choices()
+        #: (threads, argument shapes) -> (dispatch path, work): what run() derives from them
+        self.dispatch: dict[tuple, tuple[str, int]] = {}
 
     def get(self, path: str) -> Gufunc:
         found = self._built.get(path)
