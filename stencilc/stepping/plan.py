@@ -146,8 +146,9 @@ def _extents(core, ghost, points: int, count: int) -> tuple[int, ...]:
 
 
 #: a region's rows this many bytes long (a power-of-two width: 4096 or 8192 float32s) put
-#: the rows a point reads in the same cache sets; measured on 2-D heat rounds of 7 steps:
-#: 2.30 ns a point and step at 8192 wide, 1.30 at 8000 (0.83 and 0.45 at 4096 and 4000)
+#: the rows a point reads in the same cache sets; 2-D heat rounds of 7 steps, two runs
+#: interleaved: 4096 wide 1.01-1.18 ns a point and step as whole rows, 0.55-0.67 cut;
+#: 8192 wide 1.23-2.33 against 0.61-0.70
 ALIASING_BYTES = 4096
 
 
