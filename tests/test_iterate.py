@@ -456,3 +456,32 @@ def test_rounds_of_two_steps_run_the_plain_loop(monkeypatch):
     expected, = loop(heat, (u,), (0.1,), 9)
     np.testing.assert_array_equal(heat.iterate(u, 0.1, steps=9), expected)
     assert rounds == []
+
+
+def test_parallel_tiles_follow_the_calls_thread_choice(monkeypatch):
+    """Issue 24: where calls of a state's size have settled on one thread (a busy host), the
+    parallel target's tiled rounds run in turn on the calling thread too; otherwise on
+    threads. The loop's numbers either way."""
+    from stencilc.stepping import tiles
+    from stencilc.targets import cpu as cpu_targets
+    monkeypatch.setattr(plan, "cache_bytes", lambda: 800000)
+    monkeypatch.setattr(tiles, "SMALL_STATE", 0)
+    threaded = []
+    real = cpu_targets.run_tasks
+    monkeypatch.setattr(cpu_targets, "run_tasks",
+                        lambda tasks, threads: (threaded.append(len(tasks)),
+                                                real(tasks, threads)))
+    heat = make("heat", boundary="reflect", target="parallel")
+    u = np.random.default_rng(3).random((300, 200)).astype(np.float32)
+    alpha = np.float32(0.2)
+    expected, = loop(heat, (u,), (alpha,), 12)
+    kernel = heat.compile(u.dtype, alpha.dtype).kernel
+    choice = kernel.choices[("rows", u.size.bit_length())]
+    for settled in (False, True):
+        choice.best = {True: 2.0, False: 1.0} if settled else {True: 1.0, False: 2.0}
+        choice.trials = 2 * choice.TRIALS
+        threaded.clear()
+        np.testing.assert_array_equal(heat.iterate(u, alpha, steps=12, block_steps=4),
+                                      expected)
+        assert choice.settled_on_one_thread is settled
+        assert bool(threaded) is not settled

@@ -132,10 +132,17 @@ class ParallelTarget(CpuTarget):
     def advance(self, kernel: "_ParallelKernel", arrays, stepping) -> tuple:
         threads = numba.get_num_threads()
         rows = kernel.get("rows")
-        # a plain step is a call: threaded or not as the clock says (a busy core made
-        # threaded steps of a 1024² state 0.72x the loop of calls, which ran on one thread)
-        return tiles.advance(rows, arrays, stepping, lambda tasks: run_tasks(tasks, threads),
-                             threads, step=lambda inputs, out: self.run(kernel, inputs, out))
+        # A plain step is a call: threaded or not as the clock says (a busy core made
+        # threaded steps of a 1024² state 0.72x the loop of calls, which ran on one thread),
+        # and where calls of this size have settled on one thread, so do the tiled rounds.
+        path = "blocks" if _spread_blocks(kernel.ir, arrays, threads) else "rows"
+        work = max((a.size for a in arrays if isinstance(a, np.ndarray)), default=0)
+        if kernel.choices[(path, work.bit_length())].settled_on_one_thread:
+            run_all, threads = tiles.in_turn, 1
+        else:
+            run_all = functools.partial(run_tasks, threads=threads)
+        return tiles.advance(rows, arrays, stepping, run_all, threads,
+                             step=lambda inputs, out: self.run(kernel, inputs, out))
 
     def inspect(self, kernel: "_ParallelKernel", stage: str) -> str:
         return super().inspect(kernel.get("rows"), stage)
@@ -267,6 +274,11 @@ class ThreadsOrNot:
     @property
     def threaded(self) -> bool:
         return self.best[True] <= self.best[False]
+
+    @property
+    def settled_on_one_thread(self) -> bool:
+        """Whether the last trials are over and chose one thread."""
+        return self.trials >= 2 * self.TRIALS and not self.threaded
 
     def _retry(self, interval: int) -> None:
         self.best = {True: math.inf, False: math.inf}
