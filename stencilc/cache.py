@@ -2,7 +2,8 @@
 
 numba cannot cache functions created by ``exec``: its cache is keyed on a source file. So each
 generated module is written to ``<cache dir>/<name>.py`` (the name is a hash of its text, which
-holds every option, dtype and the versions involved), imported from there and registered in
+holds every option, dtype and the versions involved, and of the runtime code kernels link
+in), imported from there and registered in
 ``sys.modules``. Any failure to write or import falls back to an in-memory module: a broken or
 read-only cache costs compile time, never correctness.
 
@@ -14,6 +15,7 @@ load of it segfaults (numba issue #10128, open in numba 0.68).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.util
 import json
@@ -44,8 +46,28 @@ def cache_dir() -> Path:
 
 
 def module_name(source: str) -> str:
-    key = "\0".join([source, __version__, numba.__version__, np.__version__, sys.version])
+    key = "\0".join([source, __version__, numba.__version__, np.__version__, sys.version,
+                     runtime_digest()])
     return "stencilc_gen_" + hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+#: the code generated kernels link in without naming it in their text: compiled helpers
+#: (boundary rules, narrowing intrinsics, generic_filter's values and their reductions)
+RUNTIME_FILES = sorted((Path(__file__).parent / "runtime").glob("*.py")) + \
+    [Path(__file__).parent / "boundary.py"]
+
+
+@functools.lru_cache(maxsize=None)
+def runtime_digest() -> str:
+    """A hash of :data:`RUNTIME_FILES`, part of every module's name: a kernel cached against
+    other runtime code is not reused (the version number alone missed a developer's edits:
+    kernels kept calling numba's max after stencilc.runtime.values changed)."""
+    digest = hashlib.sha256()
+    for path in RUNTIME_FILES:
+        digest.update(path.name.encode() + b"\0")
+        with contextlib.suppress(OSError):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def load_module(source: str, env: dict[str, object], *, on_disk: bool) -> types.ModuleType:

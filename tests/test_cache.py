@@ -296,3 +296,22 @@ def test_a_read_only_install_with_an_unwritable_home_compiles(tmp_path):
     expected = (padded[:-2] + padded[2:]).tolist()
     assert [json.loads(line) for line in done.stdout.splitlines()] == [expected, expected]
     assert any(cache_dir.glob("stencilc_gen_*.manifest"))
+
+
+def test_a_change_to_the_runtime_code_names_new_modules(tmp_path, monkeypatch):
+    """Generated kernels link in stencilc.runtime's compiled helpers without naming their
+    code in their text: an edit there (a developer's, or a patched install with the same
+    version) must not reuse kernels cached against the old helpers."""
+    from stencilc import cache
+    assert cache.RUNTIME_FILES and all(p.exists() for p in cache.RUNTIME_FILES)
+    helper = tmp_path / "helper.py"
+    helper.write_text("def twice(x):\n    return 2 * x\n")
+    monkeypatch.setattr(cache, "RUNTIME_FILES", [helper])
+    cache.runtime_digest.cache_clear()
+    before = cache.module_name("kernel text")
+    assert cache.module_name("kernel text") == before
+    helper.write_text("def twice(x):\n    return x + x\n")
+    cache.runtime_digest.cache_clear()
+    assert cache.module_name("kernel text") != before
+    monkeypatch.undo()
+    cache.runtime_digest.cache_clear()
