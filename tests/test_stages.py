@@ -357,3 +357,12 @@ def test_parallel_uses_threads_only_where_the_clock_says_they_pay(monkeypatch):
               np.random.default_rng(2).random((40, 60, 70))):
         for _ in range(5):                   # trials both ways, then the choice
             np.testing.assert_array_equal(parallel(x), serial(x))
+    # the dispatch path is kept per (threads, shapes): the same as derived afresh, for any
+    # thread count and shape, after the calls above filled the table
+    compiled = parallel.compile(np.dtype(np.float64)).kernel
+    for x in (np.zeros((1100, 1000)), np.zeros((40, 60, 70)), np.zeros((3, 5, 6))):
+        for threads in (1, 2, 8):
+            fresh = ("blocks" if cpu_targets._spread_blocks(compiled.ir, [x], threads)
+                     else "rows", x.size)
+            assert compiled.dispatch([x], threads) == fresh
+            assert compiled.dispatch([x], threads) == fresh

@@ -259,8 +259,9 @@ def _callee(function: Callable) -> tuple[str, dict]:
         found = None
     if found is None:
         try:
-            # inlined into the kernel: LLVM then sees the footprint's size (a 3x3 window's
-            # max - min: 25 ns a point through a call, 4 ns inlined)
+            # inlined into the kernel, so LLVM sees the footprint's size (3x3 max - min over
+            # 510x510 points, one run: 0.48 ms through a call, 0.42 ms inlined; the reductions
+            # of stencilc.runtime.values are inlined either way)
             found = numba.njit(function, inline="always")
         except TypeError as exc:
             raise TypeError(f"function must be a Python function numba can compile or a NumPy "

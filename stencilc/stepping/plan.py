@@ -147,8 +147,9 @@ def _extents(core, ghost, points: int, count: int) -> tuple[int, ...]:
 
 #: a region's rows this many bytes long (a power-of-two width: 4096 or 8192 float32s) put
 #: the rows a point reads in the same cache sets; 2-D heat rounds of 7 steps, two runs
-#: interleaved: 4096 wide 1.01-1.18 ns a point and step as whole rows, 0.55-0.67 cut;
-#: 8192 wide 1.23-2.33 against 0.61-0.70
+#: interleaved, on the development host (AMD EPYC, 32 KiB L1d, 1 MiB L2; other caches' set
+#: counts move the threshold, not the rule): 4096 wide 1.01-1.18 ns a point and step as
+#: whole rows, 0.55-0.67 cut; 8192 wide 1.23-2.33 against 0.61-0.70
 ALIASING_BYTES = 4096
 #: rows shorter than this are left whole: cutting a uint8 Life state 4096 wide (4 KiB rows)
 #: in two tiles cost more in ghost columns than it gained (0.21 s against 0.17 s, 23 steps)

@@ -107,15 +107,7 @@ class ParallelTarget(CpuTarget):
 
     def run(self, kernel: "_ParallelKernel", arrays, out):
         threads = numba.get_num_threads()
-        shapes = (threads, *(getattr(a, "shape", None) for a in arrays))
-        found = kernel.dispatch.get(shapes)
-        if found is None:    # the same shapes call after call: decided once (a few us a call)
-            path = "blocks" if _spread_blocks(kernel.ir, arrays, threads) else "rows"
-            work = max((a.size for a in arrays if isinstance(a, np.ndarray)), default=0)
-            if len(kernel.dispatch) >= 64:
-                kernel.dispatch.clear()
-            found = kernel.dispatch[shapes] = path, work
-        path, work = found
+        path, work = kernel.dispatch(arrays, threads)
         choice = kernel.choices[(path, work.bit_length())]
         return choice.run(lambda threaded: self._run(kernel, arrays, out, path, threaded,
                                                      threads), work)
@@ -135,8 +127,7 @@ class ParallelTarget(CpuTarget):
         # A plain step is a call: threaded or not as the clock says (a busy core made
         # threaded steps of a 1024² state 0.72x the loop of calls, which ran on one thread),
         # and where calls of this size have settled on one thread, so do the tiled rounds.
-        path = "blocks" if _spread_blocks(kernel.ir, arrays, threads) else "rows"
-        work = max((a.size for a in arrays if isinstance(a, np.ndarray)), default=0)
+        path, work = kernel.dispatch(arrays, threads)
         if kernel.choices[(path, work.bit_length())].settled_on_one_thread:
             run_all, threads = tiles.in_turn, 1
         else:
@@ -205,8 +196,21 @@ class _ParallelKernel:
         self._built: dict[str, Gufunc] = {}
         self._lock = threading.Lock()
         self.choices = _Choices()
-        #: (threads, argument shapes) -> (dispatch path, work): what run() derives from them
-        self.dispatch: dict[tuple, tuple[str, int]] = {}
+        self._dispatched: dict[tuple, tuple[str, int]] = {}
+
+    def dispatch(self, arrays, threads: int) -> tuple[str, int]:
+        """The path a call on ``arrays`` takes ("blocks" or "rows") and its work (elements of
+        the largest array): the key of its thread choice. Kept per (threads, shapes): a
+        program calls with the same shapes again and again (a few us a call otherwise)."""
+        shapes = (threads, *(getattr(a, "shape", None) for a in arrays))
+        found = self._dispatched.get(shapes)
+        if found is None:
+            path = "blocks" if _spread_blocks(self.ir, arrays, threads) else "rows"
+            work = max((a.size for a in arrays if isinstance(a, np.ndarray)), default=0)
+            if len(self._dispatched) >= 64:
+                self._dispatched.clear()
+            found = self._dispatched[shapes] = path, work
+        return found
 
     def get(self, path: str) -> Gufunc:
         found = self._built.get(path)
