@@ -160,6 +160,11 @@ def test_moving_mean_float64_within_scipy_tolerance():
          exact=False)
 
 
+def _value_range(values):
+    """generic_filter's function most users write (one object: one kernel for every call)."""
+    return values.max() - values.min()
+
+
 @pytest.mark.parametrize("name, call", [
     ("gaussian_filter", lambda m, x: m.gaussian_filter(x, 1.3, mode="nearest")),
     ("median_filter", lambda m, x: m.median_filter(x, (1, 3, 3))),
@@ -168,6 +173,8 @@ def test_moving_mean_float64_within_scipy_tolerance():
     ("correlate", lambda m, x: m.correlate(x, W33, axes=(1, 2), mode="wrap")),
     ("gradient magnitude, constant: pass by pass",
      lambda m, x: m.gaussian_gradient_magnitude(x, 1.0, axes=(1, 2), mode="constant")),
+    ("generic_filter (stencilc's max/min)",
+     lambda m, x: m.generic_filter(x, _value_range, size=(1, 3, 3), mode="reflect")),
 ])
 def test_dask_any_chunking_matches_numpy(name, call):
     x = data((4, 23, 29), "uint8")
@@ -194,6 +201,9 @@ def test_xarray_dims_by_name():
     got = snd.uniform_filter(a, 3, axes=("y", "x"))
     assert isinstance(got, xr.DataArray) and got.dims == a.dims and got.attrs == a.attrs
     same(got.values, ndi.uniform_filter(x, 3, axes=(1, 2)))
+    spread = snd.generic_filter(a, _value_range, size=3, axes=("y", "x"))
+    assert isinstance(spread, xr.DataArray) and spread.dims == a.dims
+    same(spread.values, ndi.generic_filter(x, _value_range, size=(1, 3, 3)))
     with pytest.raises(ValueError, match="not a dimension"):
         snd.uniform_filter(a, 3, axes=("lat",))
 
