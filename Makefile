@@ -42,7 +42,7 @@ test-boundscheck: $(STAMP)
 # (no GPU needed; on a machine with one, run tests/test_cuda_sim.py without the variable).
 # Its PTX and value types are checked in test-suite (tests/test_cuda_ptx.py).
 test-cudasim: $(STAMP)
-	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q tests/test_cuda_sim.py \
+	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -n 2 -q tests/test_cuda_sim.py \
 		"tests/test_examples.py::test_example_runs[gpu_smooth]"
 
 # The seed's pipeline on real photographs (stencilc demo --help): writes demo-output/.

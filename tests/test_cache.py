@@ -147,8 +147,14 @@ def _entry(cache_dir):
         del os.environ["STENCILC_CACHE_DIR"]
 
 
-@pytest.mark.parametrize("how", ["deleted", "truncated", "bit-flipped"])
-def test_a_damaged_cache_entry_is_removed_and_compiled_again(tmp_path, how):
+DAMAGE = ["deleted", "truncated", "bit-flipped"]
+
+
+#: every file meets one kind of damage per run (each recovery is a compile in a child, ~5 s):
+#: the kinds rotate over the files; the long profile runs every kind on every file
+@pytest.mark.parametrize("rotation", range(
+    len(DAMAGE) if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 1))
+def test_a_damaged_cache_entry_is_removed_and_compiled_again(tmp_path, rotation):
     """Issue 25: each file of a warm entry deleted, cut short, bit-flipped or emptied in turn
     (a full disk, a killed process, a bad sector). numba loads its files unchecked, and such
     damage crashed every later process (SIGSEGV); now the entry's manifest is checked before
@@ -159,8 +165,9 @@ def test_a_damaged_cache_entry_is_removed_and_compiled_again(tmp_path, how):
     name, files, problem = _entry(cache_dir)
     assert problem is None and any(f.suffix == ".nbc" for f in files) and \
         any(f.name.startswith("guf-") for f in files)
+    assert len(files) >= len(DAMAGE)
     for seed, relative in enumerate(files):
-        _damage(cache_dir / relative, how, seed)
+        _damage(cache_dir / relative, DAMAGE[(seed + rotation) % len(DAMAGE)], seed)
         recovered = _run(cache_dir)          # check=True: a crash fails the test here
         assert recovered["result"] == _expected_smooth(), relative
         assert "was damaged or incomplete" in recovered["stderr"], relative

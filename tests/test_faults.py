@@ -189,6 +189,8 @@ import numpy as np
 sys.path.insert(0, {tests!r})
 from conftest import load_source
 from stencilc import stencil_ufunc
+# as an interactive Python has it: a job a shell starts in the background inherits SIGINT ignored
+signal.signal(signal.SIGINT, signal.default_int_handler)
 f = stencil_ufunc(boundary="nearest", target={target!r})(load_source({heat!r}).heat)
 x = np.random.default_rng(1).normal(size=(1024, 1024)).astype(np.float32)
 before = x.copy()
@@ -235,6 +237,8 @@ sys.path.insert(0, {tests!r})
 import numpy as np
 from conftest import load_source
 from stencilc import stencil_ufunc
+# as an interactive Python has it: a job a shell starts in the background inherits SIGINT ignored
+signal.signal(signal.SIGINT, signal.default_int_handler)
 terms = " + ".join(f"x[{{k % 7 - 3}}, {{k % 5 - 2}}] * {{k}}" for k in range(600))
 f = stencil_ufunc(boundary="nearest", cache=False)(load_source(f"def big(x):\\n    return {{terms}}\\n").big)
 threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT)).start()
