@@ -78,7 +78,7 @@ class RelativeWindow(ast.expr):
 
 
 class WindowReduction(ast.stmt):
-    """``result = np.<op>(window)`` (sum, mean, min, max) over a window too large to write out
+    """``result = np.<op>(window)`` (sum, mean, min, max, median) over a window too large to write out
     read by read, put in the body by the schedule (:mod:`stencilc.schedules.windows`). Every
     target can compute it as a rolled loop nest over the window in C order
     (:func:`stencilc.schedules.windows.rolled`); the CPU computes a row of them at a time.

@@ -114,6 +114,31 @@ def test_medians_equal_numba(bounds, dtype, mode):
     assert "selection network" in str(f.schedule(dtype))
 
 
+@pytest.mark.parametrize("bounds, dtype, mode", [
+    (LARGE[2], "uint8", "reflect"), (((-3, 3), (-4, 4)), "int8", "wrap"),
+    (((-2, 2), (-2, 3), (-3, 3)), "uint8", "nearest"), (((-20, 21),), "int8", "mirror")],
+    ids=str)
+def test_8bit_medians_past_the_network_equal_numba(bounds, dtype, mode):
+    """The running histogram: odd and even counts (the mean of the two middles), 1-D to 3-D,
+    every value of the type met (``data`` draws the whole range of 8-bit types)."""
+    ndim = len(bounds)
+    shape = {1: (300,), 2: None, 3: (9, 10, 23)}[ndim]
+    f = check("median", bounds, dtype, mode, shape=shape)
+    assert "running histogram" in str(f.schedule(dtype))
+
+
+def test_8bit_medians_on_dask_and_parallel_equal_the_cpu():
+    da = pytest.importorskip("dask.array")
+    k = kernels("median", LARGE[2])[0]
+    f = stencil_ufunc(boundary="mirror")(k)
+    x = data("uint8", (90, 301))
+    expected = f(x)
+    np.testing.assert_array_equal(stencil_ufunc(target="parallel", boundary="mirror")(k)(x),
+                                  expected)
+    for chunks in ((30, 100), (90, 17)):
+        np.testing.assert_array_equal(f(da.from_array(x, chunks=chunks)).compute(), expected)
+
+
 @pytest.mark.parametrize("op, bounds, dtype", [
     ("min", SMALL[0], "float32"), ("min", LARGE[0], "float64"), ("max", LARGE[1], "float32")],
     ids=str)

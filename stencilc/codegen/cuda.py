@@ -26,7 +26,7 @@ from numba.core import types
 
 from ..boundary import per_axis
 from ..errors import StencilSyntaxError
-from ..ir import RESERVED_PREFIX as P, RelativeWindow, StencilIR
+from ..ir import RESERVED_PREFIX as P, RelativeWindow, StencilIR, WindowReduction
 from .common import (BoundarySpec, GeneratedModule, PlainIndex, Writer, emit_header,
                      emit_point_functions, fill_params, point_stores)
 from .explicit import explicit_conversions
@@ -196,6 +196,8 @@ def refuse_what_cannot_run(ir: StencilIR) -> None:
     implementation in numba-cuda: a located error, before any compiler sees the kernel."""
     nodes = [node for stmt in ir.body for node in ast.walk(stmt)]
     for node in nodes:
+        if isinstance(node, WindowReduction) and node.op == "median":
+            node = node.window   # the CPU's running histogram; here numba's np.median
         if isinstance(node, RelativeWindow):
             raise _located(ir, node, "a relative window (an array per point) cannot run on "
                            "the cuda target", "np.sum/mean/min/max of a window and np.median "

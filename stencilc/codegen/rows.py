@@ -15,6 +15,9 @@ along the row (vector lanes hold neighbouring points) in one of two ways
   (``_sc_rr<k>``), so ties and NaNs resolve as numba's C-order loop resolves them.
 * ``ordered``: each point's operations in C order, rows of the window outermost, the
   last-axis taps written out inside the loop over the row: numba's order, point by point.
+* ``histogram``: the median of 8-bit values from a histogram of the window (256 bins) that
+  moves along the row: per point one column leaves and one enters, and the median's bin moves
+  from where it was (Huang's algorithm; constant work per point in the window's width).
 
 Border points compute the same reductions by the loop over the window (the rolled form of
 :func:`~stencilc.schedules.windows.rolled`), with the same operations in the same order.
@@ -30,7 +33,7 @@ import numpy as np
 
 from ..ir import RESERVED_PREFIX as P, Accumulation, RelativeRead, StencilIR, WindowReduction
 from ..schedules.accumulate import substituted
-from ..schedules.windows import better, row_method
+from ..schedules.windows import better, histogram_shift, row_method
 from .common import Writer
 
 _OPS = {"min": "<", "max": ">"}
@@ -95,7 +98,8 @@ def emit_row_function(out: Writer, decorator: str, row: RowReduction, ir: Stenci
     if row.method == "accumulate":
         body = _accumulate(row, ir, make_renderer)
     else:
-        body = _separable(row, d) if row.method == "separable" else _ordered(row, d)
+        body = {"separable": _separable, "ordered": _ordered,
+                "histogram": _histogram}[row.method](row, d)
     for line in body:
         out.add(line, 1)
 
@@ -260,6 +264,53 @@ def _separable(row: RowReduction, d: int) -> list[str]:
         lines += [f"        {P}s = {P}v if {better(_OPS[node.op], f'{P}v', f'{P}s', node.dtype)} "
                   f"else {P}s"]
     return lines + [f"    {rw}[{u}] = {P}s"]
+
+
+def _histogram(row: RowReduction, d: int) -> list[str]:
+    """Huang's running median: ``_sc_h`` counts the window's values by bin (value + 128 for
+    int8), ``_sc_m`` is the bin holding the rank ``t`` value (NumPy's middle, the lower of the
+    two middles for an even count) and ``_sc_lt`` the count of values in the bins below it."""
+    node, k = row.node, row.number
+    lo, hi = node.window.bounds[-1]
+    rw, u, v = f"{P}rw{k}", f"{P}u", f"{P}v"
+    shift = histogram_shift(node.dtype)
+    cells = node.cells
+    t = (cells - 1) // 2
+    loops, rows = _leading_loops(node)
+    inner = "    " * (len(node.window.bounds) - 1)
+    intp = f"{P}np.intp"
+
+    def column(at: str, change: str) -> list[str]:
+        """The window's column ``at`` counted in (``change`` ``+``) or out (``-``)."""
+        lines = [f"{u} = {P}np.uint64({at})"] + loops
+        lines += [inner + f"{v} = {intp}({_read(node, rows, u)}) + {shift}",
+                  inner + f"{P}h[{v}] {change}= 1",
+                  inner + f"{P}lt {change}= {intp}({v} < {P}m)"]
+        return lines
+
+    lines = [f"{P}h = {P}np.zeros({256}, {P}np.int32)",
+             f"{P}m = {intp}(0)", f"{P}lt = {intp}(0)",
+             f"for {P}c in range({P}b + {lo}, {P}b + {hi - 1}):"]
+    lines += ["    " + line for line in column(f"{P}c", "+")]
+    lines += [f"for {P}j in range({P}b, {P}e):", f"    if {P}j > {P}b:"]
+    lines += ["        " + line for line in column(f"{P}j + {lo - 1}", "-")]
+    lines += ["    " + line for line in column(f"{P}j + {hi - 1}", "+")]
+    lines += [f"    while {P}lt > {t}:",
+              f"        {P}m -= 1",
+              f"        {P}lt -= {P}h[{P}m]",
+              f"    while {P}lt + {P}h[{P}m] <= {t}:",
+              f"        {P}lt += {P}h[{P}m]",
+              f"        {P}m += 1"]
+    value = f"{P}np.float64({P}m - {shift})"
+    if cells % 2:
+        return lines + [f"    {rw}[{P}np.uint64({P}j)] = {value}"]
+    # the upper middle: in the same bin, or in the next bin holding a value
+    return lines + [f"    {P}m2 = {P}m",
+                    f"    if {P}lt + {P}h[{P}m] <= {t + 1}:",
+                    f"        {P}m2 = {P}m + 1",
+                    f"        while {P}h[{P}m2] == 0:",
+                    f"            {P}m2 += 1",
+                    f"    {rw}[{P}np.uint64({P}j)] = ({value} + {P}np.float64({P}m2 - {shift})) / 2"]
 
 
 def _taps(prefix: str, taps: list[str], lo: int, hi: int, rolled_tap: str) -> list[str]:

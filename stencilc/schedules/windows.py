@@ -19,7 +19,10 @@ through the rule read by read), in statements just before the statement that use
   (:mod:`.networks`) then NumPy's middle value or mean of the two middle values. A window
   holding NaN gives NaN, NumPy's rule (numba's quickselect returns an arbitrary element).
 
-Larger windows keep numba's functions on the window array (listed in the schedule).
+Larger windows become a :class:`~stencilc.ir.WindowReduction` (sums, means, minima and
+maxima of every dtype; medians of :data:`HISTOGRAM_DTYPES`), which the CPU computes a row at
+a time (:func:`row_method`); other medians keep numba's ``np.median`` on the window array
+(listed in the schedule).
 """
 from __future__ import annotations
 
@@ -39,6 +42,9 @@ MAX_CELLS = 49
 #: the largest window whose median is a selection network (3x3x3 = 27 cells: 126
 #: compare-exchanges; 49 cells would take 319)
 MAX_MEDIAN_CELLS = 27
+#: the dtypes whose larger medians the CPU computes from a running histogram (a bin per
+#: value: 256; 16-bit types would need 65536 bins per row, not done)
+HISTOGRAM_DTYPES = ("uint8", "int8")
 
 REDUCTIONS = ("sum", "mean", "min", "max", "median")
 _ALIASES = {"amin": "min", "amax": "max"}
@@ -141,7 +147,8 @@ class _Lowering:
         line = getattr(stmt, "lineno", 1) + self.firstlineno - 1
         written = _written(name, window)
         result = f"{P}w{next(self.counter)}"
-        if name != "median" and cells > MAX_CELLS:
+        if (name != "median" and cells > MAX_CELLS) or \
+                (name == "median" and cells > MAX_MEDIAN_CELLS and dtype.name in HISTOGRAM_DTYPES):
             node = reduction_node(result, name, window, dtype, stmt)
             self.choices.append(WindowChoice(line, written, _row_description(
                 node, row_method(node, self.fastmath))))
@@ -219,7 +226,8 @@ def _refusal(name: str, dtype: np.dtype, cells: int) -> str | None:
         if dtype.kind not in "iuf":
             return f"the median of {dtype} windows is not written out"
         if cells > MAX_MEDIAN_CELLS:
-            return f"{cells} cells, more than the {MAX_MEDIAN_CELLS} of a selection network"
+            return f"{cells} cells, more than the {MAX_MEDIAN_CELLS} of a selection network, " \
+                   f"and {dtype} is not one of the {'/'.join(HISTOGRAM_DTYPES)} of a histogram"
     return None
 
 
@@ -229,6 +237,9 @@ def reduction_node(result: str, op: str, window: RelativeWindow, dtype: np.dtype
                    stmt: ast.stmt) -> WindowReduction:
     """The :class:`~stencilc.ir.WindowReduction` computing ``np.<op>(window)`` into
     ``result``, with numba's accumulator and result types."""
+    if op == "median":   # numba's np.median is float64 for every dtype
+        node = WindowReduction(result, op, window, dtype, dtype, np.dtype(np.float64))
+        return ast.copy_location(node, stmt)
     if op == "sum":
         accumulate = accumulator(dtype)
     elif op == "mean":
@@ -252,10 +263,15 @@ def row_method(node: WindowReduction, fastmath: bool) -> str:
     so ties and NaNs resolve as in C order);
     ``ordered``: every point's operations in C order, the points of a row side by side in
     vector lanes (floating-point sums and means, means of 64-bit integers);
+    ``histogram``: medians of 8-bit integers, from a histogram of the window that moves
+    along the row (Huang's algorithm: per point a column of the window leaves, one enters,
+    and the median's bin moves), exact;
     ``point``: a loop over the window per point (complex min and max).
     ``fastmath=True`` makes floating-point sums and means separable: they then differ from
     C order in the last bits (docs/kernel-language.md, "Window reductions")."""
     kind = node.dtype.kind
+    if node.op == "median":
+        return "histogram"
     if node.op in ("min", "max"):
         return "point" if kind == "c" else "separable"
     if kind in "biu" and (node.op == "sum" or (node.dtype.itemsize <= 4 and node.cells < 2**21)):
@@ -273,21 +289,28 @@ def _row_description(node: WindowReduction, method: str) -> str:
                         f"{', reassociated under fastmath' if node.dtype.kind in 'fc' and node.op in ('sum', 'mean') else ', exact'})",
            "ordered": f"a row at a time, {cells} operations a point in C order (exact), "
                       "points side by side in vector lanes",
-           "point": f"a loop over the {cells} cells per point"}[method]
+           "point": f"a loop over the {cells} cells per point"}.get(method)
+    if method == "histogram":
+        return f"a row at a time, a running histogram of the window ({2 * lead} updates a " \
+               f"point, exact) on the CPU targets; at the border the {cells} values counted " \
+               "per point"
     return f"{how} in {node.accumulate.name} on the CPU; a loop over the window per point " \
            "on other targets"
 
 
 def rolled(node: WindowReduction) -> list[ast.stmt]:
     """The reduction as a loop nest over the window in C order, one point at a time: numba's
-    operations in numba's order (what every target can compute)."""
+    operations in numba's order (what every target can compute); a median (8-bit values)
+    counts the values into 256 bins, then finds the middle rank's bin (the CPU targets)."""
     d = len(node.window.bounds)
-    loops = [f"{node.result}_a{k}" for k in range(d)]
     location = {k: getattr(node, k) for k in ("lineno", "col_offset") if hasattr(node, k)}
+    loops = [f"{node.result}_a{k}" for k in range(d)]
     read = RelativeRead(node.window.array, [ast.Name(id=v, ctx=ast.Load()) for v in loops],
                         (None,) * d, **location)
     r, acc = node.result, _cast(node.accumulate)
-    if node.op in ("sum", "mean"):
+    if node.op == "median":
+        first, update = _counted_median(node)
+    elif node.op in ("sum", "mean"):
         first = f"{r} = {_typed(node.accumulate, 0)}"
         update = f"{r} = {r} + {acc}(R)"
     else:
@@ -301,6 +324,8 @@ def rolled(node: WindowReduction) -> list[ast.stmt]:
     text += ["    " * d + line for line in update.splitlines()]
     if node.op == "mean":
         text.append(f"{r} = {acc}({r} / {P}np.intp({node.cells}))")
+    if node.op == "median":
+        text += _median_of_counts(node)
     origin = RelativeRead(node.window.array, [ast.Constant(lo) for lo, _ in node.window.bounds],
                           (None,) * d, **location)
 
@@ -315,6 +340,33 @@ def rolled(node: WindowReduction) -> list[ast.stmt]:
         for child in ast.walk(stmt):
             ast.copy_location(child, node)
     return [Put().visit(stmt) for stmt in body]
+
+
+def _counted_median(node: WindowReduction) -> tuple[str, str]:
+    """The first statement and the loop body counting an 8-bit window's values by bin."""
+    h, v = f"{node.result}_h", f"{node.result}_v"
+    return f"{h} = {P}np.zeros(256, {P}np.int32)", \
+        f"{v} = {P}np.intp(R) + {histogram_shift(node.dtype)}\n{h}[{v}] = {h}[{v}] + 1"
+
+
+def _median_of_counts(node: WindowReduction) -> list[str]:
+    """NumPy's median from the counts of :func:`_counted_median`: the bin holding the middle
+    rank (and for an even count the next bin holding a value), as float64."""
+    r, shift = node.result, histogram_shift(node.dtype)
+    h, c, m, m2 = f"{r}_h", f"{r}_c", f"{r}_m", f"{r}_m2"
+    t = (node.cells - 1) // 2
+    lines = [f"{c} = {P}np.intp(0)", f"{m} = {P}np.intp(0)",
+             f"while {c} + {h}[{m}] <= {t}:", f"    {c} = {c} + {h}[{m}]", f"    {m} = {m} + 1"]
+    if node.cells % 2:
+        return lines + [f"{r} = {P}np.float64({m} - {shift})"]
+    return lines + [f"{m2} = {m}", f"if {c} + {h}[{m}] <= {t + 1}:", f"    {m2} = {m} + 1",
+                    f"    while {h}[{m2}] == 0:", f"        {m2} = {m2} + 1",
+                    f"{r} = ({P}np.float64({m} - {shift}) + {P}np.float64({m2} - {shift})) / 2"]
+
+
+def histogram_shift(dtype: np.dtype) -> int:
+    """What a value of ``dtype`` (one of :data:`HISTOGRAM_DTYPES`) adds to become its bin."""
+    return 128 if dtype.kind == "i" else 0
 
 
 def better(op: str, v: str, s: str, dtype: np.dtype, ranks: tuple[str, str] | None = None) -> str:
