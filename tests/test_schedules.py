@@ -285,6 +285,51 @@ def test_narrowed_expressions_keep_numbas_values_at_every_extreme(dtype, monkeyp
     assert ("narrowed" in narrowed) == (dtype != "int32"), narrowed   # int32 sums need int64
 
 
+#: locals compared with constants only (kept narrow), and locals that must not be
+COMPARED = """
+def k(x):
+    n = x[-1] + x[0] + x[1]
+    d = x[-1] - 2 * x[0] + x[1]
+    m = x[-1] * x[1] + x[0]
+    w = x[-1] + x[1] + x[0]
+    big = x[-1] + x[1] + x[0]
+    a = (n == 3) | (2 > n) | (n != 1) & (n >= 0)
+    b = (-1 <= d < 2) | (d == -3)
+    c = (m > 4) & (m < 100)
+    return a, b, c, w + 1, w > 2, big == 1099511627776
+"""
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint8", "int16", "uint16"])
+def test_locals_compared_with_constants_stay_narrow_with_numbas_results(dtype):
+    """Game of Life's count kept narrow: comparisons (chained, either side, every operator)
+    of locals holding narrowed sums, differences and products, at every combination of
+    extreme and small values of three taps, against numba computing the same function on the
+    same scalars; a local also used in arithmetic, or compared with a constant its narrow
+    type cannot hold, is converted back as before."""
+    info = np.iinfo(dtype) if dtype != "bool" else None
+    values = [False, True] if info is None else sorted(
+        v for v in {int(info.min), int(info.min) + 1, -1, 0, 1, 2, 3, int(info.max) - 1,
+                    int(info.max)} if info.min <= v <= info.max)
+    rows = np.array(list(itertools.product(values, repeat=3)), dtype=dtype)
+    module = load_source(COMPARED)
+    f = stencil_ufunc("(n)->" + ",".join(["(n)"] * 6), out_dtype="kernel")(module.k)
+    got = f(rows)
+    scalar = numba.njit(load_source(COMPARED.replace("x[-1]", "p").replace("x[0]", "q")
+                                    .replace("x[1]", "r").replace("def k(x)", "def k(p, q, r)")).k)
+    expected = [scalar(*row) for row in rows]
+    for k in range(6):
+        np.testing.assert_array_equal(got[k][:, 1], [e[k] for e in expected], err_msg=str(k))
+    kept = {line.split("kept in it as ")[1].split(":")[0] for line in
+            str(f.schedule(dtype)).splitlines() if "kept in it as" in line}
+    expected_kept = {"'n'"}                       # int32 holds every sum of three
+    if not dtype.startswith("u"):                 # numba computes unsigned differences in
+        expected_kept.add("'d'")                  # uint64, where they wrap: left alone
+    if dtype != "uint16":                         # 65535 * 65535 needs more than int32
+        expected_kept.add("'m'")
+    assert kept == expected_kept, kept
+
+
 def test_unsigned_differences_are_left_to_numba(monkeypatch):
     """numba computes uint8 - uint8 in uint64, where it wraps: never narrowed."""
     monkeypatch.setattr("stencilc.schedules.narrowing.NARROW_TYPES",

@@ -313,7 +313,8 @@ def emit_header(out: Writer, ir: StencilIR, target: str, spec: BoundarySpec,
     for prefix, module in runtimes.items():
         rules = ", ".join(f"{mode}_index as {helper(prefix, mode)}" for mode in INDEX_RULES)
         out.add(f"from {module} import checked_offset as {helper(prefix, 'checked')}, {rules}")
-    if any(isinstance(n, ast.Name) and n.id == f"{P}as_type_of"
+    narrow_helpers = {f"{P}{h}" for h in ("as_type_of", "nadd", "nsub", "nmul")}
+    if any(isinstance(n, ast.Name) and n.id in narrow_helpers
            for stmt in ir.body for n in ast.walk(stmt)):
         out.add(f"from {runtime_module} import as_type_of as {P}as_type_of, narrow_add as "
                 f"{P}nadd, narrow_sub as {P}nsub, narrow_mul as {P}nmul")
