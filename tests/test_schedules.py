@@ -406,6 +406,12 @@ def test_a_large_weights_table_equals_numba_bit_for_bit(dtype, mode):
     w = (np.random.default_rng(2).random((15, 15)) - 0.5).astype(np.float32)
     expected = oracle(np.pad(x, 7, mode=PAD[mode]), w)[7:-7, 7:-7]
     np.testing.assert_array_equal(bits(f(x, w)), bits(expected))
+    # a table too small: the read as written is named, also where the row pass (the only
+    # code a border left alone runs) writes out each tap
+    inner = stencil_ufunc("(n,m),(p,q)->(n,m)", boundary=None, standard_indexing=["w"],
+                          out_dtype="kernel")(module.blur)
+    with pytest.raises(IndexError, match=r"w\[i \+ 7, j \+ 7\] \(line \d+\) indexes 'w'"):
+        inner(x, w[:14])
 
 
 def test_a_global_table_nest_with_step_and_an_accumulation_of_its_own_form():

@@ -189,7 +189,7 @@ class AccessRenderer(ast.NodeTransformer):
         """Reads of standard_indexing arrays: an index not known before the call (and any
         index of a local holding part of one) is checked as it happens, against the length
         of its axis; constant indices of the arguments are checked once per call instead."""
-        written = ast.unparse(node)
+        written = getattr(node, "written", None) or ast.unparse(node)
         node = self.generic_visit(node)
         owner = node.value.id if isinstance(node.value, ast.Name) else None
         part_of = self.standard.array_locals.get(owner)

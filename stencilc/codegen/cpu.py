@@ -95,7 +95,10 @@ def generate_cpu(ir: StencilIR, options: CpuOptions, arg_dtypes: tuple[np.dtype,
         _patch_function(out, inline, array, cells, dtypes[array], spec, box)
     nest = _Nest(ir, [a.name for a in ir.arguments] + fill_params(ir, spec),
                  [f"{P}out{k}" for k in range(ir.nout)], patches, rows, dtypes)
-    _edge_function(out, inline, ir, spec, box, nest, direct)
+    # large kernels: the border function compiled once and called (inlined into the interior
+    # and the nest, it was typed and optimized three times: 0.5 s of a 15x15 min's compile);
+    # their rows are long enough that the call costs nothing measurable
+    _edge_function(out, jit if rows else inline, ir, spec, box, nest, direct)
     _interior_function(out, jit, ir, box, nest)
     _loop_nest(out, ir, box, nest)
     return GeneratedModule(out.source, f"{P}point", {"serial": ir.name}, out.line_map,

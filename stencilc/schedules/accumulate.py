@@ -165,9 +165,16 @@ def _allowed(expr: ast.expr, variables: set[str], names: dict[str, str], acc: st
 
 
 def substituted(expr: ast.expr, variable: str, value: int) -> ast.expr:
-    """``expr`` with the loop variable ``variable`` replaced by ``value``."""
+    """``expr`` with the loop variable ``variable`` replaced by ``value``. Each subscript keeps
+    the text it was written with (``written``), which index errors quote: one message, and one
+    checking function, for every tap of a written read."""
 
     class Put(ast.NodeTransformer):
+        def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
+            if not hasattr(node, "written"):
+                node.written = ast.unparse(node)
+            return self.generic_visit(node)
+
         def visit_Name(self, node: ast.Name) -> ast.expr:
             return ast.copy_location(ast.Constant(value), node) if node.id == variable else node
 
