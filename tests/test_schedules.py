@@ -127,6 +127,16 @@ def test_8bit_medians_past_the_network_equal_numba(bounds, dtype, mode):
     assert "running histogram" in str(f.schedule(dtype))
 
 
+@pytest.mark.parametrize("op, dtype, mode", [("min", "float32", "reflect"),
+                                              ("median", "uint8", "wrap")], ids=str)
+def test_arrays_narrower_than_the_window(op, dtype, mode):
+    """A 15x15 window over arrays with fewer rows or columns than it reaches: the row passes
+    read and wrote the window's reach around an empty row of interior points past the array
+    (silently, without bounds checks); every point is a border point, in padded strips."""
+    for shape in [(20, 2), (2, 40), (1, 1), (3, 4)]:
+        check(op, LARGE[2], dtype, mode, shape=shape)
+
+
 def test_8bit_medians_on_dask_and_parallel_equal_the_cpu():
     da = pytest.importorskip("dask.array")
     k = kernels("median", LARGE[2])[0]

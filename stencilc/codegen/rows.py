@@ -100,6 +100,10 @@ def emit_row_function(out: Writer, decorator: str, row: RowReduction, ir: Stenci
     else:
         body = {"separable": _separable, "ordered": _ordered,
                 "histogram": _histogram}[row.method](row, d)
+    # no points (an array narrower than the window): the passes over the columns around
+    # them would still read the window's reach past the array's ends
+    out.add(f"if {P}e <= {P}b:", 1)
+    out.add("return", 2)
     for line in body:
         out.add(line, 1)
 
@@ -217,28 +221,13 @@ def _separable(row: RowReduction, d: int) -> list[str]:
     u = f"{P}u"
     along = [f"for {P}j in range({P}cb, {P}ce):", f"    {u} = {P}np.uint64({P}j)"]
     read = _read(node, rows, u)
-    # pass 1: the leading axes, for every column the row needs
     if node.op in ("sum", "mean"):
+        # pass 1: the leading axes, for every column the row needs
         lines += along + [f"    {rv}[{u}] = {_cast(column)}(0)"]
         lines += loops + [inner + a for a in along] + \
             [inner + f"    {rv}[{u}] = {rv}[{u}] + {_cast(column)}({read})"]
-    else:
-        first = _read(node, [f"{P}np.uint64({P}i{a} + {lo_a})"
-                             for a, (lo_a, _) in enumerate(node.window.bounds[:-1])], u)
-        lines += along + [f"    {rv}[{u}] = {first}"]
-        if rr:
-            lines += [f"    {rr}[{u}] = 0", f"{P}rank = {P}np.int32(0)"]
-        lines += loops + [inner + a for a in along] + [
-            inner + f"    {P}v = {read}",
-            inner + f"    {P}s = {rv}[{u}]",
-            inner + f"    {P}t = {better(_OPS[node.op], f'{P}v', f'{P}s', node.dtype)}",
-            inner + f"    {rv}[{u}] = {P}v if {P}t else {P}s"]
-        if rr:
-            lines += [inner + f"    {rr}[{u}] = {P}rank if {P}t else {rr}[{u}]",
-                      inner + f"{P}rank += {P}np.int32(1)"]
-    # pass 2: the last axis
-    lines += [f"for {P}j in range({P}b, {P}e):", f"    {u} = {P}np.uint64({P}j)"]
-    if node.op in ("sum", "mean"):
+        # pass 2: the last axis
+        lines += [f"for {P}j in range({P}b, {P}e):", f"    {u} = {P}np.uint64({P}j)"]
         taps = [f"{rv}[{_column(a)}]" for a in range(lo, hi)]
         lines += [f"    {P}s = {_cast(column)}(0)"]
         lines += _taps(f"    {P}s = {P}s + ", taps, lo, hi, f"{rv}[{P}np.uint64({P}j + {P}c)]")
@@ -248,22 +237,67 @@ def _separable(row: RowReduction, d: int) -> list[str]:
         else:
             lines += [f"    {rw}[{u}] = {P}s"]
         return lines
-    lines += [f"    {P}s = {rv}[{_column(lo)}]"]
+    if not rr:
+        return lines + _extremes(row, node.dtype, loops, rows, inner, along, nan_free=False)
+    # floats: the rows the window reads are searched for NaN first (a vectorized pass over
+    # what pass 1 reads next, from cache); without one, the comparisons need no NaN masks
+    # (half the operations of the NaN-aware ones, the same winner)
+    lines += [f"{P}nan = False"] + loops + [inner + a for a in along] + \
+        [inner + f"    {P}v = {read}", inner + f"    {P}nan |= {P}v != {P}v"]
+    lines += ["if {0}nan:".format(P)]
+    lines += ["    " + line for line in _extremes(row, node.dtype, loops, rows, inner, along,
+                                                  nan_free=False)]
+    lines += ["else:"]
+    lines += ["    " + line for line in _extremes(row, node.dtype, loops, rows, inner, along,
+                                                  nan_free=True)]
+    return lines
+
+
+def _extremes(row: RowReduction, dtype: np.dtype, loops: list[str], rows: list[str],
+              inner: str, along: list[str], nan_free: bool) -> list[str]:
+    """The two passes of a separable minimum or maximum: each column's winner over the
+    leading axes (and for floats its rank in C order), then the winner of the columns along
+    the last axis, ties (0.0 against -0.0) and the first NaN resolved by those ranks as in
+    numba's C-order loop. ``nan_free``: the window holds no NaN, so the comparisons are
+    plain."""
+    node, k = row.node, row.number
+    lo, hi = node.window.bounds[-1]
+    rw, rv = f"{P}rw{k}", f"{P}rv{k}"
+    rr = f"{P}rr{k}" if len(row.buffers) == 3 else None
+    u, op = f"{P}u", _OPS[node.op]
+    v, s, q, r = f"{P}v", f"{P}s", f"{P}q", f"{P}r"
+    first = _read(node, [f"{P}np.uint64({P}i{a} + {lo_a})"
+                         for a, (lo_a, _) in enumerate(node.window.bounds[:-1])], u)
+    lines = along + [f"    {rv}[{u}] = {first}"]
     if rr:
-        lines += [f"    {P}r = {rr}[{_column(lo)}]"]
+        lines += [f"    {rr}[{u}] = 0", f"{P}rank = {P}np.int32(0)"]
+    test = f"{v} {op} {s}" if nan_free else better(op, v, s, dtype)
+    lines += loops + [inner + a for a in along] + [
+        inner + f"    {v} = {_read(node, rows, u)}",
+        inner + f"    {s} = {rv}[{u}]",
+        inner + f"    {P}t = {test}",
+        inner + f"    {rv}[{u}] = {v} if {P}t else {s}"]
+    if rr:
+        lines += [inner + f"    {rr}[{u}] = {P}rank if {P}t else {rr}[{u}]",
+                  inner + f"{P}rank += {P}np.int32(1)"]
+    lines += [f"for {P}j in range({P}b, {P}e):", f"    {u} = {P}np.uint64({P}j)",
+              f"    {s} = {rv}[{_column(lo)}]"]
+    if rr:
+        lines += [f"    {r} = {rr}[{_column(lo)}]"]
     # a loop over the taps: numba types its body once (written out, 15 taps of NaN-aware
     # selects took seconds to type); LLVM unrolls it fully, so the loop along the row is
     # innermost again and vectorizes
     lines += [f"    for {P}c in range({lo + 1}, {hi}):",
-              f"        {P}v = {rv}[{P}np.uint64({P}j + {P}c)]"]
+              f"        {v} = {rv}[{P}np.uint64({P}j + {P}c)]"]
     if rr:
-        lines += [f"        {P}q = {rr}[{P}np.uint64({P}j + {P}c)]",
-                  f"        {P}t = {better(_OPS[node.op], f'{P}v', f'{P}s', node.dtype, (f'{P}q', f'{P}r'))}",
-                  f"        {P}s = {P}v if {P}t else {P}s", f"        {P}r = {P}q if {P}t else {P}r"]
+        ranked = f"({v} {op} {s}) | (({v} == {s}) & ({q} < {r}))" if nan_free else \
+            better(op, v, s, dtype, (q, r))
+        lines += [f"        {q} = {rr}[{P}np.uint64({P}j + {P}c)]",
+                  f"        {P}t = {ranked}",
+                  f"        {s} = {v} if {P}t else {s}", f"        {r} = {q} if {P}t else {r}"]
     else:
-        lines += [f"        {P}s = {P}v if {better(_OPS[node.op], f'{P}v', f'{P}s', node.dtype)} "
-                  f"else {P}s"]
-    return lines + [f"    {rw}[{u}] = {P}s"]
+        lines += [f"        {s} = {v} if {better(op, v, s, dtype)} else {s}"]
+    return lines + [f"    {rw}[{u}] = {s}"]
 
 
 def _histogram(row: RowReduction, d: int) -> list[str]:
