@@ -19,8 +19,11 @@ along the row (vector lanes hold neighbouring points) in one of two ways
   moves along the row: per point one column leaves and one enters, and the median's bin moves
   from where it was (Huang's algorithm; constant work per point in the window's width).
 
-Border points compute the same reductions by the loop over the window (the rolled form of
-:func:`~stencilc.schedules.windows.rolled`), with the same operations in the same order.
+Border points run the same row functions on copies of the border strips padded through the
+boundary rule (:func:`stencilc.codegen.cpu._strip_functions`); where some axis leaves its
+border unchanged (``None``), they compute the reductions point by point by the loop over the
+window (the rolled form of :func:`~stencilc.schedules.windows.rolled`), with the same
+operations in the same order.
 """
 from __future__ import annotations
 
