@@ -50,13 +50,15 @@ demo: $(STAMP)
 	$(VENV)/bin/stencilc demo --out demo-output
 
 # CPU speed against the seed, scipy.ndimage, a hand-written numba loop and np.copyto, window
-# reductions against scipy.ndimage (benchmarks/windows.py), stencilc.ndimage function by
+# reductions against scipy.ndimage (benchmarks/windows.py), integer narrowing against int64
+# arithmetic (benchmarks/narrowing.py), stencilc.ndimage function by
 # function against scipy.ndimage (benchmarks/ndimage.py), and
 # first-call latency, compile time and time stepping (iterate), all measured in this run;
 # writes docs/bench-*.json and docs/bench-cpu.png.
 bench: $(STAMP)
 	$(PY) benchmarks/cpu_suite.py
 	$(PY) benchmarks/windows.py
+	$(PY) benchmarks/narrowing.py
 	$(PY) benchmarks/ndimage.py
 	$(PY) benchmarks/first_call.py
 	$(PY) benchmarks/compile_time.py
