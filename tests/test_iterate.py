@@ -408,13 +408,15 @@ def test_axes_pick_the_core_axes_as_for_a_call():
 
 
 @pytest.mark.parametrize("target", ["cpu", "parallel"])
-@pytest.mark.parametrize("loop_wins", [True, False])
+@pytest.mark.parametrize("loop_wins, probe", [(True, 1), (False, 1), (True, 2)])
 def test_the_timed_choice_between_tiles_and_the_loop_equals_the_loop(monkeypatch, target,
-                                                                     loop_wins):
-    """Issue 24: with many steps iterate times a tiled round against as many looped steps
-    and runs the rest the faster way; either way (forced here) the loop's numbers, for one
+                                                                     loop_wins, probe):
+    """Issue 24: with many steps iterate times a tiled round against looped steps and runs
+    the rest the faster way; either way (forced here), after an odd or even number of looped
+    steps (which leaves the state in one buffer or the other), the loop's numbers, for one
     image and a stack, two outputs and fixed arguments included."""
     from stencilc.stepping import tiles
+    monkeypatch.setattr(tiles, "PROBE_STEPS", probe)
     chosen = []
 
     def forced(tiled, looped):

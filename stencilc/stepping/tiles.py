@@ -117,13 +117,15 @@ def _fastest(gufunc, operands, kinds, stepping: Stepping, keep: Ranges, plan: Ti
     tiled = (time.perf_counter() - started) / k
     started = time.perf_counter()
     state = _loop(state + operands[nstate:], nstate, PROBE_STEPS, step,
-                  buffers=[second, first])                       # an even count: into first
+                  buffers=[second, first])
     looped = (time.perf_counter() - started) / PROBE_STEPS
+    # the probe's last step wrote second (an odd count) or first: the rest writes the other
+    ahead = [first, second] if PROBE_STEPS % 2 else [second, first]
     rest = replace(stepping, steps=steps - k - PROBE_STEPS)
     operands = state + operands[nstate:]
     if prefer_loop(tiled, looped):
-        return _loop(operands, nstate, rest.steps, step, buffers=[second, first])
-    return _rounds(gufunc, operands, kinds, rest, keep, plan, run_all, spare=[second, first])
+        return _loop(operands, nstate, rest.steps, step, buffers=ahead)
+    return _rounds(gufunc, operands, kinds, rest, keep, plan, run_all, spare=ahead)
 
 
 def _faulted_like(arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
