@@ -127,6 +127,40 @@ def test_8bit_medians_past_the_network_equal_numba(bounds, dtype, mode):
     assert "running histogram" in str(f.schedule(dtype))
 
 
+@pytest.mark.parametrize("boundary, pad", [
+    ("wrap", dict(mode="wrap")), ("constant", dict(mode="constant", constant_values=7)),
+    (("nearest", "mirror"), None)], ids=str)
+def test_border_strips_of_two_arrays_and_two_outputs_equal_numpy(boundary, pad):
+    """Border strips copy every relative argument through the rule: two arrays of two
+    dtypes, two outputs, a large window of each; NumPy's sliding windows as the oracle."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    module = load_source("""
+        import numpy as np
+        def k(x, y):
+            return np.max(x[-4:5, -3:4]) + y[0, 0], np.sum(y[-4:5, -5:6])
+    """)
+    f = stencil_ufunc("(n,m),(n,m)->(n,m),(n,m)", boundary=boundary, cval=7,
+                      out_dtype="kernel")(module.k)
+    x, y = data("uint8", (23, 30)), data("int32", (23, 30))
+
+    def padded(a):
+        if pad is not None:
+            return np.pad(a, 5, **pad)
+        return np.pad(np.pad(a, ((5, 5), (0, 0)), mode="edge"), ((0, 0), (5, 5)),
+                      mode="reflect")
+
+    px, py = padded(x), padded(y)
+    high, total = f(x, y)
+    expected_high = sliding_window_view(px[1:-1, 2:-2], (9, 7)).max(axis=(2, 3)) \
+        .astype(np.int64) + y
+    expected_total = sliding_window_view(py, (9, 11))[1:-1].sum(axis=(2, 3), dtype=np.int64)
+    np.testing.assert_array_equal(high, expected_high)
+    np.testing.assert_array_equal(total, expected_total)
+    assert "_sc_pad_x" in f.inspect_source("uint8", "int32") and \
+        "_sc_pad_y" in f.inspect_source("uint8", "int32")
+
+
 @pytest.mark.parametrize("op, dtype, mode", [("min", "float32", "reflect"),
                                               ("median", "uint8", "wrap")], ids=str)
 def test_arrays_narrower_than_the_window(op, dtype, mode):
@@ -137,12 +171,18 @@ def test_arrays_narrower_than_the_window(op, dtype, mode):
         check(op, LARGE[2], dtype, mode, shape=shape)
 
 
-def test_8bit_medians_on_dask_and_parallel_equal_the_cpu():
+def test_8bit_medians_on_dask_and_parallel_equal_numpy():
+    """NumPy's median of each sliding window of the mirrored array as the oracle, for the cpu
+    and parallel targets and Dask chunkings (narrower than the window included)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
     da = pytest.importorskip("dask.array")
     k = kernels("median", LARGE[2])[0]
     f = stencil_ufunc(boundary="mirror")(k)
     x = data("uint8", (90, 301))
-    expected = f(x)
+    windows = sliding_window_view(np.pad(x, 7, mode=PAD["mirror"]), (15, 15))
+    expected = np.median(windows, axis=(2, 3)).astype(np.uint8)   # odd count: exact
+    np.testing.assert_array_equal(f(x), expected)
     np.testing.assert_array_equal(stencil_ufunc(target="parallel", boundary="mirror")(k)(x),
                                   expected)
     for chunks in ((30, 100), (90, 17)):

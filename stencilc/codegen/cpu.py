@@ -101,7 +101,7 @@ def generate_cpu(ir: StencilIR, options: CpuOptions, arg_dtypes: tuple[np.dtype,
     # and the nest, it was typed and optimized three times: 0.5 s of a 15x15 min's compile);
     # their rows are long enough that the call costs nothing measurable
     if strips:
-        _strip_functions(out, inline, jit, ir, spec, box, nest, dtypes)
+        _strip_functions(out, inline, jit, ir, spec, box, nest)
     else:
         _edge_function(out, jit if rows else inline, ir, spec, box, nest, direct)
     _interior_function(out, jit, ir, box, nest)
@@ -295,24 +295,36 @@ def _patch_function(out: Writer, decorator: str, array: str, cells: Cells, dtype
     out.add(f"def {P}patch_{array}({', '.join(params)}):")
     if not whole:
         out.add(f"for {P}t in range({len(cells)}):", 1)
-    inside = []
-    for k, (mode, extent, low) in enumerate(zip(spec.modes, box.extents, box.lows)):
+    for k, (extent, low) in enumerate(zip(box.extents, box.lows)):
         indent = 2 + k if whole else 2
         if whole:
             out.add(f"for {P}a{k} in range({extent}):", 1 + k)
         else:
             out.add(f"{P}a{k} = {P}cells_{array}[{P}t, {k}]", indent)
-        index = f"{P}i{k} + {P}a{k}" + (f" - {low}" if low else "")
-        if mode in INDEX_RULES:
-            index = f"{helper('', mode)}({index}, {P}n{k})"
-        elif mode == "constant":
-            inside.append(f"0 <= {P}j{k} < {P}n{k}")
-        out.add(f"{P}j{k} = {index}", indent)
+        out.add(_ruled_index(spec, k, f"{P}i{k} + {P}a{k}" + (f" - {low}" if low else "")),
+                indent)
+    out.add(f"{P}p[{', '.join(f'{P}a{k}' for k in range(d))}] = "
+            f"{_ruled_read(spec, array, dtype, d)}", 1 + d if whole else 2)
+
+
+def _ruled_index(spec: BoundarySpec, axis: int, index: str) -> str:
+    """``_sc_j<axis> = index`` through the axis' index rule (as is along ``constant`` and
+    ``None`` axes: :func:`_ruled_read` tests it)."""
+    mode = spec.modes[axis]
+    if mode in INDEX_RULES:
+        index = f"{helper('', mode)}({index}, {P}n{axis})"
+    return f"{P}j{axis} = {index}"
+
+
+def _ruled_read(spec: BoundarySpec, array: str, dtype: np.dtype, d: int) -> str:
+    """``array[_sc_j0, ...]``, or ``cval`` where an index leaves a ``constant`` axis."""
     read = f"{array}[{', '.join(f'{P}j{k}' for k in range(d))}]"
-    if inside:
-        cval = ast.unparse(cast_constant(spec.cval, dtype, array))
-        read = f"{read} if {' and '.join(inside)} else {cval}"
-    out.add(f"{P}p[{', '.join(f'{P}a{k}' for k in range(d))}] = {read}", 1 + d if whole else 2)
+    inside = [f"0 <= {P}j{k} < {P}n{k}" for k, mode in enumerate(spec.modes)
+              if mode == "constant"]
+    if not inside:
+        return read
+    cval = ast.unparse(cast_constant(spec.cval, dtype, array))
+    return f"{read} if {' and '.join(inside)} else {cval}"
 
 
 def _edge_function(out: Writer, decorator: str, ir: StencilIR, spec: BoundarySpec, box: _Box,
@@ -343,7 +355,7 @@ def _edge_function(out: Writer, decorator: str, ir: StencilIR, spec: BoundarySpe
 
 
 def _strip_functions(out: Writer, inline: str, jit: str, ir: StencilIR, spec: BoundarySpec,
-                     box: _Box, nest: _Nest, dtypes: dict[str, np.dtype]) -> None:
+                     box: _Box, nest: _Nest) -> None:
     """``_sc_edge`` for kernels with row schedules: the border points of a box computed as the
     interior is, a row at a time, on copies of the relative arguments padded through the
     boundary rules (``_sc_pad_<array>``: the box and the window's reach around it). A point
@@ -354,13 +366,14 @@ def _strip_functions(out: Writer, inline: str, jit: str, ir: StencilIR, spec: Bo
     d = ir.ndim
     relative = [a.name for a in ir.arguments if a.role is Role.RELATIVE]
     for array in relative:
-        _pad_function(out, inline, array, dtypes[array], spec, box)
+        _pad_function(out, inline, array, nest.dtypes[array], spec, box)
     # the points [b, e) of each axis, output coordinates; the padded arrays start at o
     bounds = [f"{P}{w}{k}" for k in range(d) for w in "be"]
     origins = [f"{P}o{k}" for k in range(d)]
     out.gap()
     out.add(inline)
-    out.add(f"def {P}strip({', '.join(bounds + origins)}, {', '.join(nest.inputs + nest.outputs + nest.buffers)}):")
+    params = bounds + origins + nest.inputs + nest.outputs + nest.buffers
+    out.add(f"def {P}strip({', '.join(params)}):")
     padded = [f"{P}t{k}" for k in range(d)]
     last = d - 1
     row = (f"{P}b{last} - {P}o{last}", f"{P}e{last} - {P}o{last}")   # in padded coordinates
@@ -400,20 +413,11 @@ def _pad_function(out: Writer, decorator: str, array: str, dtype: np.dtype,
     out.gap()
     out.add(decorator)
     out.add(f"def {P}pad_{array}({', '.join(params)}):")
-    inside = []
-    for k, mode in enumerate(spec.modes):
+    for k in range(d):
         out.add(f"for {P}a{k} in range({P}q.shape[{k}]):", 1 + k)
-        index = f"{P}o{k} + {P}a{k}"
-        if mode in INDEX_RULES:
-            index = f"{helper('', mode)}({index}, {P}n{k})"
-        elif mode == "constant":
-            inside.append(f"0 <= {P}j{k} < {P}n{k}")
-        out.add(f"{P}j{k} = {index}", 2 + k)
-    read = f"{array}[{', '.join(f'{P}j{k}' for k in range(d))}]"
-    if inside:
-        cval = ast.unparse(cast_constant(spec.cval, dtype, array))
-        read = f"{read} if {' and '.join(inside)} else {cval}"
-    out.add(f"{P}q[{', '.join(f'{P}a{k}' for k in range(d))}] = {read}", 1 + d)
+        out.add(_ruled_index(spec, k, f"{P}o{k} + {P}a{k}"), 2 + k)
+    out.add(f"{P}q[{', '.join(f'{P}a{k}' for k in range(d))}] = "
+            f"{_ruled_read(spec, array, dtype, d)}", 1 + d)
 
 
 def _interior_function(out: Writer, jit: str, ir: StencilIR, box: _Box, nest: _Nest) -> None:

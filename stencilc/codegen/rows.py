@@ -36,7 +36,7 @@ import numpy as np
 
 from ..ir import RESERVED_PREFIX as P, Accumulation, RelativeRead, StencilIR, WindowReduction
 from ..schedules.accumulate import substituted
-from ..schedules.windows import better, histogram_shift, row_method
+from ..schedules.windows import better, histogram_shift, median_of_bins, row_method
 from .common import Writer
 
 _OPS = {"min": "<", "max": ">"}
@@ -297,8 +297,7 @@ def _histogram(row: RowReduction, d: int) -> list[str]:
     lo, hi = node.window.bounds[-1]
     rw, u, v = f"{P}rw{k}", f"{P}u", f"{P}v"
     shift = histogram_shift(node.dtype)
-    cells = node.cells
-    t = (cells - 1) // 2
+    t = (node.cells - 1) // 2
     loops, rows = _leading_loops(node)
     inner = "    " * (len(node.window.bounds) - 1)
     intp = f"{P}np.intp"
@@ -311,7 +310,7 @@ def _histogram(row: RowReduction, d: int) -> list[str]:
                   inner + f"{P}lt {change}= {intp}({v} < {P}m)"]
         return lines
 
-    lines = [f"{P}h = {P}np.zeros({256}, {P}np.int32)",
+    lines = [f"{P}h = {P}np.zeros(256, {P}np.int32)",
              f"{P}m = {intp}(0)", f"{P}lt = {intp}(0)",
              f"for {P}c in range({P}b + {lo}, {P}b + {hi - 1}):"]
     lines += ["    " + line for line in column(f"{P}c", "+")]
@@ -324,16 +323,8 @@ def _histogram(row: RowReduction, d: int) -> list[str]:
               f"    while {P}lt + {P}h[{P}m] <= {t}:",
               f"        {P}lt += {P}h[{P}m]",
               f"        {P}m += 1"]
-    value = f"{P}np.float64({P}m - {shift})"
-    if cells % 2:
-        return lines + [f"    {rw}[{P}np.uint64({P}j)] = {value}"]
-    # the upper middle: in the same bin, or in the next bin holding a value
-    return lines + [f"    {P}m2 = {P}m",
-                    f"    if {P}lt + {P}h[{P}m] <= {t + 1}:",
-                    f"        {P}m2 = {P}m + 1",
-                    f"        while {P}h[{P}m2] == 0:",
-                    f"            {P}m2 += 1",
-                    f"    {rw}[{P}np.uint64({P}j)] = ({value} + {P}np.float64({P}m2 - {shift})) / 2"]
+    return lines + ["    " + line for line in median_of_bins(
+        node, f"{P}h", f"{P}m", f"{P}lt", f"{rw}[{P}np.uint64({P}j)]")]
 
 
 def _taps(prefix: str, taps: list[str], lo: int, hi: int, rolled_tap: str) -> list[str]:

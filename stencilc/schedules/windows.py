@@ -285,15 +285,15 @@ def _row_description(node: WindowReduction, method: str) -> str:
     cells = node.cells
     lead = cells // (node.window.bounds[-1][1] - node.window.bounds[-1][0])
     last = cells // lead
+    if method == "histogram":   # the cuda target refuses these (codegen/cuda.py)
+        return f"a row at a time, a running histogram of the window ({2 * lead} updates a " \
+               "point, exact) on the CPU targets"
+    reassociated = node.dtype.kind in "fc" and node.op in ("sum", "mean")
     how = {"separable": f"a row at a time, separable ({lead} + {last} operations a point"
-                        f"{', reassociated under fastmath' if node.dtype.kind in 'fc' and node.op in ('sum', 'mean') else ', exact'})",
+                        f"{', reassociated under fastmath' if reassociated else ', exact'})",
            "ordered": f"a row at a time, {cells} operations a point in C order (exact), "
                       "points side by side in vector lanes",
-           "point": f"a loop over the {cells} cells per point"}.get(method)
-    if method == "histogram":
-        return f"a row at a time, a running histogram of the window ({2 * lead} updates a " \
-               f"point, exact) on the CPU targets; at the border the {cells} values counted " \
-               "per point"
+           "point": f"a loop over the {cells} cells per point"}[method]
     return f"{how} in {node.accumulate.name} on the CPU; a loop over the window per point " \
            "on other targets"
 
@@ -351,17 +351,29 @@ def _counted_median(node: WindowReduction) -> tuple[str, str]:
 
 def _median_of_counts(node: WindowReduction) -> list[str]:
     """NumPy's median from the counts of :func:`_counted_median`: the bin holding the middle
-    rank (and for an even count the next bin holding a value), as float64."""
-    r, shift = node.result, histogram_shift(node.dtype)
-    h, c, m, m2 = f"{r}_h", f"{r}_c", f"{r}_m", f"{r}_m2"
+    rank, found from the lowest bin up."""
+    r = node.result
+    h, below, m = f"{r}_h", f"{r}_c", f"{r}_m"
     t = (node.cells - 1) // 2
-    lines = [f"{c} = {P}np.intp(0)", f"{m} = {P}np.intp(0)",
-             f"while {c} + {h}[{m}] <= {t}:", f"    {c} = {c} + {h}[{m}]", f"    {m} = {m} + 1"]
+    return [f"{below} = {P}np.intp(0)", f"{m} = {P}np.intp(0)",
+            f"while {below} + {h}[{m}] <= {t}:", f"    {below} = {below} + {h}[{m}]",
+            f"    {m} = {m} + 1"] + median_of_bins(node, h, m, below, r)
+
+
+def median_of_bins(node: WindowReduction, h: str, m: str, below: str, target: str) -> list[str]:
+    """``target = `` NumPy's median (float64) of an 8-bit window whose values are counted by
+    bin in ``h``, where ``m`` is the bin holding the lower middle value (rank
+    ``(cells - 1) // 2``) and ``below`` the count of values in the bins under it: that value,
+    or for an even count its mean with the next value up (in ``m``, or the next bin holding
+    one). The rows' running histogram and the per-point count share it."""
+    shift = histogram_shift(node.dtype)
+    value = f"{P}np.float64({m} - {shift})"
     if node.cells % 2:
-        return lines + [f"{r} = {P}np.float64({m} - {shift})"]
-    return lines + [f"{m2} = {m}", f"if {c} + {h}[{m}] <= {t + 1}:", f"    {m2} = {m} + 1",
-                    f"    while {h}[{m2}] == 0:", f"        {m2} = {m2} + 1",
-                    f"{r} = ({P}np.float64({m} - {shift}) + {P}np.float64({m2} - {shift})) / 2"]
+        return [f"{target} = {value}"]
+    upper, t = f"{m}_up", (node.cells - 1) // 2
+    return [f"{upper} = {m}", f"if {below} + {h}[{m}] <= {t + 1}:", f"    {upper} = {m} + 1",
+            f"    while {h}[{upper}] == 0:", f"        {upper} = {upper} + 1",
+            f"{target} = ({value} + {P}np.float64({upper} - {shift})) / 2"]
 
 
 def histogram_shift(dtype: np.dtype) -> int:
