@@ -171,9 +171,9 @@ def test_arrays_narrower_than_the_window(op, dtype, mode):
         check(op, LARGE[2], dtype, mode, shape=shape)
 
 
-def test_8bit_medians_on_dask_and_parallel_equal_numpy():
+def test_8bit_medians_on_dask_xarray_and_parallel_equal_numpy():
     """NumPy's median of each sliding window of the mirrored array as the oracle, for the cpu
-    and parallel targets and Dask chunkings (narrower than the window included)."""
+    and parallel targets, Dask chunkings (narrower than the window included) and xarray."""
     from numpy.lib.stride_tricks import sliding_window_view
 
     da = pytest.importorskip("dask.array")
@@ -187,6 +187,10 @@ def test_8bit_medians_on_dask_and_parallel_equal_numpy():
                                   expected)
     for chunks in ((30, 100), (90, 17)):
         np.testing.assert_array_equal(f(da.from_array(x, chunks=chunks)).compute(), expected)
+    xr = pytest.importorskip("xarray")
+    got = f(xr.DataArray(x, dims=("row", "col")), dims=("row", "col"))
+    assert got.dims == ("row", "col")
+    np.testing.assert_array_equal(got.values, expected)
 
 
 @pytest.mark.parametrize("op, bounds, dtype", [
