@@ -358,7 +358,7 @@ def _strip_functions(out: Writer, inline: str, jit: str, ir: StencilIR, spec: Bo
                      box: _Box, nest: _Nest) -> None:
     """``_sc_edge`` for kernels with row schedules: the border points of a box computed as the
     interior is, a row at a time, on copies of the relative arguments padded through the
-    boundary rules (``_sc_pad_<array>``: the box and the window's reach around it). A point
+    boundary rules (``_sc_pad_<array>``: a row of points and the window's reach around it). A point
     per patch cost 82 % of a 15x15 float32 minimum's time (each of the 57 000 border points
     of a 2048x2048 image copied 225 cells and looped over them); as strips, the border
     costs about what as many interior points do. The same values: the padded copies hold
@@ -394,14 +394,25 @@ def _strip_functions(out: Writer, inline: str, jit: str, ir: StencilIR, spec: Bo
     empty = " or ".join(f"{P}e{k} <= {P}b{k}" for k in range(d))
     out.add(f"if {empty}:", 1)
     out.add("return", 2)
-    for k in range(d):
-        out.add(f"{P}o{k} = {P}b{k} - {box.lows[k]}", 1)
+    # one row of points at a time: the copies hold that row's window (extent rows along each
+    # leading axis), so their memory is bounded by the window times a row, whatever the box
+    # (a whole border slab at once was extent0 + lows0 - 1 rows: 21 for 15x15, 15 times an
+    # input of one row)
+    shape = _shape_tuple([str(e) for e in box.extents[:-1]] +
+                         [f"{P}e{last} - {P}b{last} + {box.extents[last] - 1}"])
     for array in relative:
-        shape = _shape_tuple([f"{P}e{k} - {P}b{k} + {box.extents[k] - 1}" for k in range(d)])
         out.add(f"{P}q_{array} = {P}np.empty({shape}, {array}.dtype)", 1)
-        out.add(f"{P}pad_{array}({P}q_{array}, {array}, {', '.join(origins)}, {nest.shapes})", 1)
+    out.add(f"{P}o{last} = {P}b{last} - {box.lows[last]}", 1)
+    for k in range(last):
+        out.add(f"for {P}i{k} in range({P}b{k}, {P}e{k}):", 1 + k)
+        out.add(f"{P}o{k} = {P}i{k} - {box.lows[k]}", 2 + k)
+    for array in relative:
+        out.add(f"{P}pad_{array}({P}q_{array}, {array}, {', '.join(origins)}, {nest.shapes})",
+                1 + last)
+    rows = [f"{P}i{k}, {P}i{k} + 1" for k in range(last)] + [f"{P}b{last}, {P}e{last}"]
     inputs = [f"{P}q_{a}" if a in relative else a for a in nest.inputs]
-    out.add(f"{P}strip({', '.join(bounds + origins + inputs + nest.outputs + nest.buffers)})", 1)
+    out.add(f"{P}strip({', '.join(rows + origins + inputs + nest.outputs + nest.buffers)})",
+            1 + last)
 
 
 def _pad_function(out: Writer, decorator: str, array: str, dtype: np.dtype,
