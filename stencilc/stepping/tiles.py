@@ -144,10 +144,10 @@ PAGE_BYTES = 4096
 #: ``k = 2`` (the 3-D Laplacian from 128³ on this host's cache) the sweep measured tiles at
 #: 0.76-0.85x the loop
 MIN_TILED_STEPS = 3
-#: plain steps timed against the first tiled round (every step does the same work, so a
-#: couple suffice, and a slow loop costs little while it is being measured); even, so that
-#: they end in the buffer the tiled round wrote (``_fastest``)
-PROBE_STEPS = 2
+#: plain steps timed against the first tiled round (every step does the same work, so one
+#: suffices, and a slow loop costs little while it is being measured); the rest of the run
+#: continues in whichever buffer the probe left (``_fastest``)
+PROBE_STEPS = 1
 
 
 def prefer_loop(tiled_seconds: float, looped_seconds: float) -> bool:
