@@ -3,7 +3,7 @@
 Two of issue 22's goals: the seed's 3x3 smooth on uint8 within 2x of `np.copyto` on the
 development host, and a Game of Life step at least 2x faster than before narrowing. Each
 kernel is compiled twice in this process: as stencilc compiles it, and with narrowing turned
-off (``stencilc.schedules.narrowing``'s narrow types emptied: numba's int64 arithmetic, what
+off (the cpu target's ``narrowing`` set to None: numba's int64 arithmetic, what
 every kernel ran before), both checked equal, then timed in turn (pairs, so a change in the
 host's load lands on both). The copy is `np.copyto` of the input into the output, the memory
 roofline. ``cold``: the last-level cache flushed before every call (the CPU suite's headline
@@ -24,7 +24,7 @@ import numpy as np
 
 from stencilc import stencil_ufunc
 from stencilc.demo import cpu_model
-from stencilc.schedules import narrowing
+from stencilc.targets.cpu import CpuTarget
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cpu_suite import Timer  # noqa: E402
@@ -55,17 +55,17 @@ CASES = [  # name, kernel, layout, boundary, input
 
 
 def _compiled(kernel: Callable, layout: str, boundary: str, narrow: bool, dtype) -> Callable:
-    """The kernel compiled with or without narrowing (the module's narrow types emptied while
+    """The kernel compiled with or without narrowing (the target's narrow types removed while
     it compiles; the schedule is part of the cached text, so the two do not share an entry)."""
-    saved = narrowing.NARROW_TYPES, narrowing.COMPARED_TYPES
+    saved = CpuTarget.narrowing
     if not narrow:
-        narrowing.NARROW_TYPES, narrowing.COMPARED_TYPES = (), ()
+        CpuTarget.narrowing = None
     try:
         f = stencil_ufunc(layout, boundary=boundary)(kernel)
         f.compile(dtype)
         return f
     finally:
-        narrowing.NARROW_TYPES, narrowing.COMPARED_TYPES = saved
+        CpuTarget.narrowing = saved
 
 
 def run_case(name, kernel, layout, boundary, make, timer: Timer) -> dict:

@@ -77,7 +77,7 @@ def generate(ir: StencilIR, options: Options, target: Target, arg_dtypes: DTypes
     """The target's module text for ``arg_dtypes``, from the IR as scheduled for them (the
     schedule is listed in comments at the end: appended, so no generated line moves)."""
     chosen = schedule(ir, arg_dtypes, options.fastmath,
-                      narrow=getattr(target, "narrows_integers", False))
+                      narrowing=getattr(target, "narrowing", None))
     generated = target.generate(chosen.ir, options, tuple(arg_dtypes), describe_env(ir.env))
     note = "".join(f"# {line}\n" for line in chosen.describe().splitlines())
     return replace(generated, source=f"{generated.source}\n\n{note}")

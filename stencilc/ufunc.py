@@ -253,7 +253,7 @@ class StencilUFunc:
         the same choices): window reductions written out or kept, with the reason. ``str()``
         of the result lists them; ``inspect_source`` ends with the same list."""
         return pipeline.schedule(self.ir, self._arg_dtypes(dtypes), self.options.fastmath,
-                                 narrow=getattr(self._target, "narrows_integers", False))
+                                 narrowing=getattr(self._target, "narrowing", None))
 
     def inspect_llvm(self, *dtypes) -> str:
         """The LLVM IR the target compiled for these argument dtypes (compiling if needed)."""

@@ -114,6 +114,29 @@ def test_inspect_asm_is_ptx_without_a_gpu():
         stencil_ufunc(target="gpu")(smooth).inspect_llvm("int8")
 
 
+def test_a_count_compared_with_constants_is_added_in_32_bits(monkeypatch):
+    """Issue 22 item 4: Game of Life's neighbour count, which NVVM keeps in 64-bit adds (two
+    instructions each on a GPU) as numba types it, is added in 32 bits once narrowed; both
+    kernels (one point per thread and the grid-stride twin) lose the 7 adds."""
+    from stencilc.targets.cuda import CudaTarget
+
+    life = load_source(
+        "def life(x):\n"
+        "    n = (x[-1, -1] + x[-1, 0] + x[-1, 1] + x[0, -1] + x[0, 1] + x[1, -1] + x[1, 0]\n"
+        "         + x[1, 1])\n"
+        "    return 1 if n == 3 or (n == 2 and x[0, 0]) else 0\n").life
+
+    def adds(width):
+        ptx = stencil_ufunc(target="cuda", boundary="wrap")(life).inspect_asm("bool")
+        return sum(line.split()[0] == f"add.s{width}" for line in ptx.splitlines()
+                   if line.strip() and not line.strip().startswith("//"))
+
+    narrow = adds(64), adds(32)
+    monkeypatch.setattr(CudaTarget, "narrowing", None)
+    wide = adds(64), adds(32)
+    assert narrow[0] <= wide[0] - 2 * 7 and narrow[1] >= wide[1] + 2 * 7, (narrow, wide)
+
+
 def test_bench_gpu_says_plainly_when_no_gpu_is_present(capsys):
     import importlib.util
     from pathlib import Path

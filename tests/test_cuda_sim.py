@@ -277,6 +277,49 @@ def test_integer_results_wrap_into_narrow_outputs_as_on_a_gpu():
     same(gpu(x.astype(np.uint8)), cpu(x.astype(np.uint8)))
 
 
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint8", "int16", "uint16"])
+def test_narrowed_expressions_keep_numbas_values_at_every_extreme(dtype):
+    """Issue 22 item 4: the GPU computes provably exact small-integer expressions in int32;
+    every combination of extreme and small values in the three taps, against numba computing
+    the expression as written on the same scalars (the same type, the same bits)."""
+    from test_schedules import NARROWED
+
+    info = np.iinfo(dtype) if dtype != "bool" else None
+    values = [False, True] if info is None else sorted(
+        {int(info.min), int(info.min) + 1, -1, 0, 1, int(info.max)} & set(
+            range(int(info.min), int(info.max) + 1)))
+    import itertools
+    rows = np.array(list(itertools.product(values, repeat=3)), dtype=dtype)
+    body = "\n".join(f"    v{k} = {e}" for k, e in enumerate(NARROWED))
+    returned = ", ".join(f"v{k}" for k in range(len(NARROWED)))
+    f = stencil_ufunc("(n)->" + ",".join(["(n)"] * len(NARROWED)), target="cuda",
+                      out_dtype="kernel")(load_source(f"def k(x):\n{body}\n    return {returned}\n").k)
+    assert "computed in int32" in str(f.schedule(dtype))
+    got = f(rows)
+    for k, expression in enumerate(NARROWED):
+        scalar = numba.njit(eval("lambda a, b, c: " + expression.replace("x[-1]", "a")
+                                 .replace("x[0]", "b").replace("x[1]", "c")))
+        expected = [scalar(*row) for row in rows]
+        as_dtype = numba.np.numpy_support.as_dtype(scalar.nopython_signatures[0].return_type)
+        same(np.asarray(got[k])[:, 1], np.array(expected, as_dtype))
+
+
+@pytest.mark.parametrize("dtype", ["bool", "uint8"])
+def test_game_of_life_keeps_its_count_in_int32_and_equals_numpy(dtype):
+    life = load_source(
+        "def life(x):\n"
+        "    n = (x[-1, -1] + x[-1, 0] + x[-1, 1] + x[0, -1] + x[0, 1] + x[1, -1] + x[1, 0]\n"
+        "         + x[1, 1])\n"
+        "    return 1 if n == 3 or (n == 2 and x[0, 0]) else 0\n").life
+    f = stencil_ufunc(target="cuda", boundary="wrap", out_dtype="kernel")(life)
+    assert "computed in int32" in str(f.schedule(dtype)) and "kept in it as 'n'" in \
+        str(f.schedule(dtype))
+    x = rng.integers(0, 2 if dtype == "bool" else 4, (13, 17)).astype(dtype)
+    n = sum(np.roll(x, (a, b), (0, 1)).astype(np.int64) for a in (-1, 0, 1) for b in (-1, 0, 1)
+            if (a, b) != (0, 0))
+    same(f(x), ((n == 3) | ((n == 2) & (x != 0))).astype(np.int64))
+
+
 @pytest.mark.parametrize("shape", [(3, 9, 10), (2, 3, 5, 6), (20, 7)], ids=str)
 def test_the_grid_stride_twin_computes_the_same(monkeypatch, shape):
     """Past CUDA's 65535 blocks along y or z the grid-stride twin runs; made to run here by

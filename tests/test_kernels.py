@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import scipy.ndimage as ndi
 
+from conftest import load_source
 from stencilc import stencil_ufunc
 
 rng = np.random.default_rng(12345)
@@ -425,3 +426,53 @@ def test_parallel_row_bands_stop_at_the_first_error(monkeypatch):
     with pytest.raises(IndexError, match="band 0 failed"):
         bands.run_tasks([task(k) for k in range(64)], threads=2)
     assert 0 in started and len(started) < 64
+
+
+# --- border rows and row ends read through the rules of the axes they leave ------------------
+
+#: stencilc's mode -> np.pad's name for the same rule
+PAD_NAMES = {"nearest": "edge", "reflect": "symmetric", "mirror": "reflect", "wrap": "wrap",
+             "constant": "constant"}
+#: taps (offsets, weight) reaching unequally far on each side of every axis
+TAPS = {1: [((-2,), 1), ((0,), 3), ((1,), -2)],
+        2: [((-2, 1), 1), ((0, 0), 3), ((1, -1), -2), ((0, 2), 5), ((-1, 0), 7)],
+        3: [((-1, 0, 2), 2), ((0, 0, 0), -3), ((1, -1, 0), 5), ((0, 1, -2), 1)]}
+
+
+def padded_correlation(x, taps, modes, cval):
+    """The taps' weighted sum by NumPy: ``x`` padded axis by axis by each axis' rule, then
+    sliced once per tap."""
+    d = x.ndim
+    lows = [max(0, -min(t[k] for t, _ in taps)) for k in range(d)]
+    highs = [max(0, max(t[k] for t, _ in taps)) for k in range(d)]
+    p = x.astype(np.int64)
+    for axis, mode in enumerate(modes):
+        width = [(0, 0)] * d
+        width[axis] = (lows[axis], highs[axis])
+        extra = {"constant_values": cval} if mode == "constant" else {}
+        p = np.pad(p, width, mode=PAD_NAMES[mode], **extra)
+    total = np.zeros(x.shape, np.int64)
+    for offsets, weight in taps:
+        total += weight * p[tuple(slice(lo + o, lo + o + n)
+                                  for lo, o, n in zip(lows, offsets, x.shape))]
+    return total
+
+
+@pytest.mark.parametrize("modes, shape", [
+    (("reflect",), (1,)), (("wrap",), (2,)), (("constant",), (9,)),
+    (("nearest", "mirror"), (1, 1)), (("wrap", "constant"), (2, 3)),
+    (("constant", "reflect"), (3, 1)), (("mirror", "wrap"), (6, 9)),
+    (("reflect", "nearest"), (8, 40)),
+    (("wrap", "constant", "nearest"), (2, 3, 4)), (("mirror", "reflect", "wrap"), (5, 4, 6)),
+    (("constant", "nearest", "mirror"), (4, 7, 33)),
+], ids=str)
+def test_border_rows_and_row_ends_match_np_pad(modes, shape, target):
+    """Border points of small kernels: a border row's middle reads through the rules of the
+    leading axes only, a row's ends through the last axis' rule only, corners through a
+    patch; mixed rules per axis and arrays narrower than the reach, against np.pad."""
+    taps = TAPS[len(shape)]
+    body = " + ".join(f"{w} * x[{', '.join(map(str, t))}]" for t, w in taps)
+    kernel = load_source(f"def kernel(x):\n    return {body}\n").kernel
+    f = stencil_ufunc(boundary=modes, cval=-4, target=target)(kernel)
+    x = np.random.default_rng(len(shape)).integers(-60, 60, shape).astype(np.int16)
+    np.testing.assert_array_equal(f(x), padded_correlation(x, taps, modes, -4).astype(np.int16))

@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 
 from conftest import load_source
 from stencilc import stencil_ufunc
+from stencilc.schedules.narrowing import CPU_TYPES as CPU_NARROW_TYPES, NarrowTypes
 from stencilc.schedules.windows import MAX_CELLS, MAX_MEDIAN_CELLS
+from stencilc.targets.cpu import CpuTarget
 
 #: stencilc's boundary modes as np.pad modes (scipy.ndimage's reflect is NumPy's symmetric)
 PAD = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge", "wrap": "wrap"}
@@ -306,6 +308,9 @@ def test_random_windows_equal_numba(op, lo, size, dtype, mode):
 
 # --- integer narrowing -----------------------------------------------------------------------
 
+#: every type narrowing knows (the CPU narrows expressions to int8 only, where it pays)
+EVERY_NARROW_TYPE = NarrowTypes(tuple(np.dtype(t) for t in ("int8", "int16", "int32")),
+                                CPU_NARROW_TYPES.compared)
 NARROWED = ["x[-1] + x[0] + x[1]", "x[-1] - 2 * x[0] + x[1]", "x[-1] * x[1] - x[0]",
             "-x[-1] + x[1] * 3 + 7", "(x[-1] + x[1]) * (x[0] - 1)"]
 
@@ -316,8 +321,7 @@ def test_narrowed_expressions_keep_numbas_values_at_every_extreme(dtype, monkeyp
     expression, against numba computing the same expression on the same scalars: the same
     type, the same bits; and the schedule says which were narrowed. With every narrow type
     allowed (only int8 is by default, where it pays)."""
-    monkeypatch.setattr("stencilc.schedules.narrowing.NARROW_TYPES",
-                        tuple(np.dtype(t) for t in ("int8", "int16", "int32")))
+    monkeypatch.setattr(CpuTarget, "narrowing", EVERY_NARROW_TYPE)
     info = np.iinfo(dtype) if dtype != "bool" else None
     values = [False, True] if info is None else sorted(
         v for v in {int(info.min), int(info.min) + 1, -1, 0, 1, 2, int(info.max) - 1,
@@ -386,8 +390,7 @@ def test_locals_compared_with_constants_stay_narrow_with_numbas_results(dtype):
 
 def test_unsigned_differences_are_left_to_numba(monkeypatch):
     """numba computes uint8 - uint8 in uint64, where it wraps: never narrowed."""
-    monkeypatch.setattr("stencilc.schedules.narrowing.NARROW_TYPES",
-                        tuple(np.dtype(t) for t in ("int8", "int16", "int32")))
+    monkeypatch.setattr(CpuTarget, "narrowing", EVERY_NARROW_TYPE)
     module = load_source("def k(x):\n    return x[-1] - x[1] + x[0]\n")
     f = stencil_ufunc("(n)->(n)", out_dtype="kernel")(module.k)
     assert "narrowed" not in str(f.schedule("uint8"))

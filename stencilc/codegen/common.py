@@ -131,8 +131,13 @@ class AccessRenderer(ast.NodeTransformer):
     def __init__(self, ndim: int, border: bool, spec: BoundarySpec, dtypes: dict[str, np.dtype],
                  windows: list[RelativeWindow], index: IndexStrategy,
                  standard: StandardReads | None = None, checks: dict[str, str] | None = None,
-                 prefix: str = "", rows: dict[str, str] | None = None):
+                 prefix: str = "", rows: dict[str, str] | None = None,
+                 hoisted: dict[str, str] | None = None):
         self.ndim = ndim
+        # ruled point functions (emit_point_functions): each border read's rule computed once
+        # per function (expression -> variable, for its prologue), and the axes read as is
+        # (``None`` mode) indexed in uint64, those functions running only where they are inside
+        self.hoisted = hoisted
         self.rows = rows or {}   # reduction's key -> buffer holding the row's values
         self.prefix = prefix     # of the helpers called: this target's, or another's
         self.standard = standard or StandardReads(frozenset(), {}, 1)
@@ -157,6 +162,12 @@ class AccessRenderer(ast.NodeTransformer):
             items.append(plus(name(f"{P}i{axis}"), offset))
         return items
 
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        if self.prefix and node.id in NARROW_HELPERS.values():   # another runtime's helper
+            return ast.copy_location(ast.Name(id=helper(self.prefix, node.id.removeprefix(P)),
+                                              ctx=node.ctx), node)
+        return node
+
     def visit_RelativeRead(self, node: RelativeRead) -> ast.expr:
         items = self.point_index(node)
         array = name(node.array)
@@ -172,11 +183,16 @@ class AccessRenderer(ast.NodeTransformer):
         for axis, (item, mode) in enumerate(zip(items, self.spec.modes)):
             n = name(f"{P}n{axis}")
             if mode in INDEX_RULES:
-                item = ast.Call(func=name(helper(self.prefix, mode)), args=[item, n],
-                                keywords=[])
+                item = self.hoist(ast.Call(func=name(helper(self.prefix, mode)), args=[item, n],
+                                           keywords=[]), item)
             elif mode == "constant":
-                inside.append(ast.Compare(left=ast.Constant(0), ops=[ast.LtE(), ast.Lt()],
-                                          comparators=[item, n]))
+                inside.append(self.hoist(ast.Compare(left=ast.Constant(0),
+                                                     ops=[ast.LtE(), ast.Lt()],
+                                                     comparators=[item, n]), item))
+            elif self.hoisted is not None:
+                item = self.hoist(ast.Call(func=ast.Attribute(value=name(f"{P}np"), attr="uint64",
+                                                              ctx=ast.Load()),
+                                           args=[item], keywords=[]), item)
             mapped.append(item)
         read = ast.Subscript(value=array, slice=index_tuple(mapped), ctx=ast.Load())
         if not inside:
@@ -184,6 +200,15 @@ class AccessRenderer(ast.NodeTransformer):
         test = inside[0] if len(inside) == 1 else ast.BoolOp(op=ast.And(), values=inside)
         return ast.IfExp(test=test, body=read,
                          orelse=cast_constant(self.spec.cval, self.dtypes[array.id], array.id))
+
+    def hoist(self, value: ast.expr, item: ast.expr) -> ast.expr:
+        """``value``, computed from the index ``item``, as a variable of the prologue where
+        values are hoisted and ``item`` depends on the point's indices only."""
+        indices = {f"{P}i{k}" for k in range(self.ndim)}
+        if self.hoisted is None or not all(n.id in indices for n in ast.walk(item)
+                                           if isinstance(n, ast.Name)):
+            return value
+        return name(self.hoisted.setdefault(ast.unparse(value), f"{P}h{len(self.hoisted)}"))
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
         """Reads of standard_indexing arrays: an index not known before the call (and any
@@ -291,6 +316,12 @@ class Writer:
         return "\n".join(self.lines) + "\n"
 
 
+#: the integer-narrowing helpers a scheduled body calls (stencilc.schedules.narrowing): runtime
+#: name -> the name in the body (another runtime's get its prefix, see :func:`helper`)
+NARROW_HELPERS = {"as_type_of": f"{P}as_type_of", "narrow_add": f"{P}nadd",
+                  "narrow_sub": f"{P}nsub", "narrow_mul": f"{P}nmul"}
+
+
 def emit_header(out: Writer, ir: StencilIR, target: str, spec: BoundarySpec,
                 dtypes: dict[str, np.dtype], runtime_module: str, env_note: str,
                 other_runtimes: dict[str, str] | None = None) -> None:
@@ -313,11 +344,12 @@ def emit_header(out: Writer, ir: StencilIR, target: str, spec: BoundarySpec,
     for prefix, module in runtimes.items():
         rules = ", ".join(f"{mode}_index as {helper(prefix, mode)}" for mode in INDEX_RULES)
         out.add(f"from {module} import checked_offset as {helper(prefix, 'checked')}, {rules}")
-    narrow_helpers = {f"{P}{h}" for h in ("as_type_of", "nadd", "nsub", "nmul")}
-    if any(isinstance(n, ast.Name) and n.id in narrow_helpers
+    if any(isinstance(n, ast.Name) and n.id in NARROW_HELPERS.values()
            for stmt in ir.body for n in ast.walk(stmt)):
-        out.add(f"from {runtime_module} import as_type_of as {P}as_type_of, narrow_add as "
-                f"{P}nadd, narrow_sub as {P}nsub, narrow_mul as {P}nmul")
+        for prefix, module in runtimes.items():
+            names = ", ".join(f"{name} as {helper(prefix, local.removeprefix(P))}"
+                              for name, local in NARROW_HELPERS.items())
+            out.add(f"from {module} import {names}")
     if env_note:
         out.add(f"# names read from the kernel's globals (set by stencilc): {env_note}")
 
@@ -329,7 +361,9 @@ def emit_point_functions(out: Writer, ir: StencilIR, spec: BoundarySpec,
                          transform: Callable[[list[ast.stmt], bool], list[ast.stmt]] | None
                          = None, rows: tuple[str, IndexStrategy, dict[str, str]] | None = None,
                          row_functions: Callable[[Callable[[], "AccessRenderer"]], None] | None
-                         = None) -> None:
+                         = None,
+                         ruled: dict[str, tuple[str, tuple[str | None, ...]]] | None = None
+                         ) -> None:
     """``_sc_point`` (interior reads, no boundary logic) and, unless every axis is ``None``,
     ``_sc_border`` with the window helpers its border windows need. ``prefix`` names them
     and the helpers they call (``_sc_cpu_point``); ``transform(body, border)`` rewrites each
@@ -337,7 +371,11 @@ def emit_point_functions(out: Writer, ir: StencilIR, spec: BoundarySpec,
     (decorator, index strategy, result -> buffer) adds ``_sc_point_rows``: the interior point
     reading its large window reductions from row buffers, which it takes after the
     arguments; ``row_functions(make_renderer)`` then writes the functions that fill them,
-    rendering with interior renderers that share the index checks of the point functions."""
+    rendering with interior renderers that share the index checks of the point functions.
+    ``ruled`` (function name -> decorator, modes) adds border point functions applying the
+    rules of other modes, ``None`` along the axes they may index as is (in uint64), each rule
+    computed once in their prologue: for points known to be inside along the ``None`` axes
+    (the CPU's border rows and row ends)."""
     d = ir.ndim
     args = [a.name for a in ir.arguments]
     index_params = [f"{P}i{k}" for k in range(d)]
@@ -348,10 +386,13 @@ def emit_point_functions(out: Writer, ir: StencilIR, spec: BoundarySpec,
 
     def point_function(function: str, border: bool, decorator: str,
                        strategy: IndexStrategy | None = None,
-                       buffers: dict[str, str] | None = None) -> None:
+                       buffers: dict[str, str] | None = None,
+                       modes: tuple[str | None, ...] | None = None) -> None:
         strategy = strategy or (PlainIndex() if border else index)
-        renderer = AccessRenderer(d, border, spec, dtypes, windows, strategy, standard, checks,
-                                  prefix, buffers)
+        rules = spec if modes is None else BoundarySpec(modes, spec.cval)
+        hoisted: dict[str, str] | None = None if modes is None else {}
+        renderer = AccessRenderer(d, border, rules, dtypes, windows, strategy, standard, checks,
+                                  prefix, buffers, hoisted=hoisted)
         body = []
         for stmt in ir.body:
             rendered = renderer.visit(copy.deepcopy(stmt))
@@ -366,6 +407,8 @@ def emit_point_functions(out: Writer, ir: StencilIR, spec: BoundarySpec,
         out.add(f"def {function}({', '.join(params)}):")
         for line in strategy.prologue():
             out.add(line, 1)
+        for value, variable in (hoisted or {}).items():
+            out.add(f"{variable} = {value}", 1)
         out.statements(body, 1)
 
     point_function(helper(prefix, "point"), False, point_decorator)
@@ -374,6 +417,8 @@ def emit_point_functions(out: Writer, ir: StencilIR, spec: BoundarySpec,
     if row_functions is not None:
         row_functions(lambda: AccessRenderer(d, False, spec, dtypes, windows, PlainIndex(),
                                              standard, checks, prefix))
+    for function, (decorator, modes) in (ruled or {}).items():
+        point_function(function, True, decorator, modes=modes)
     if spec.computes_border and with_border:
         point_function(helper(prefix, "border"), True, border_decorator)
         for number, window in enumerate(windows):

@@ -27,6 +27,7 @@ from numba.core import types
 from numba.core.registry import cpu_target
 
 from ..ir import RESERVED_PREFIX as P
+from .common import NARROW_HELPERS
 
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
            ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
@@ -36,6 +37,8 @@ _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.i
           ast.Not: operator.not_}
 _COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt,
             ast.GtE: operator.ge, ast.Eq: operator.eq, ast.NotEq: operator.ne}
+#: the narrow helpers' wrapping operations: computed in their operands' (one) type
+_NARROW_OPERATIONS = {NARROW_HELPERS[name] for name in ("narrow_add", "narrow_sub", "narrow_mul")}
 _MODULES = {f"{P}np": np, f"{P}math": math, "np": np, "numpy": np, "math": math}
 
 
@@ -219,10 +222,13 @@ class _Typer:
         signature = self.resolve(_UNARY[type(node.op)], (ty,))
         if signature is None:
             return ast.UnaryOp(op=node.op, operand=operand), None
-        # numba negates (and inverts) in the operand's type, then converts the result
+        # numba negates (and inverts) in the operand's type, then converts the result; a
+        # boolean it negates as an integer (-True is -1), which NumPy's bool_ refuses
         result = types.unliteral(signature.return_type)
-        unary = ast.UnaryOp(op=node.op, operand=self.convert(operand, ty, signature.args[0]))
-        return self.convert(unary, signature.args[0], result), result
+        inner = result if isinstance(node.op, (ast.USub, ast.UAdd)) and \
+            signature.args[0] == types.boolean else signature.args[0]
+        unary = ast.UnaryOp(op=node.op, operand=self.convert(operand, ty, inner))
+        return self.convert(unary, inner, result), result
 
     def expr_Compare(self, node: ast.Compare):
         left, lt = self.expr(node.left)
@@ -267,6 +273,15 @@ class _Typer:
         conversion = _conversion_type(node)
         if conversion is not None:            # _sc_np.float32(...): already explicit
             return node, conversion
+        if isinstance(node.func, ast.Name) and node.func.id in _NARROW_OPERATIONS:
+            args = [self.expr(a) for a in node.args]   # both of the narrow type already
+            return ast.Call(func=node.func, args=[a for a, _ in args], keywords=[]), \
+                types.unliteral(args[0][1]) if args[0][1] is not None else None
+        if isinstance(node.func, ast.Name) and node.func.id == NARROW_HELPERS["as_type_of"]:
+            value, have = self.expr(node.args[0])
+            _, like = self.expr(node.args[1])   # only its type: the computation is dropped
+            return self.convert(value, have, like), \
+                types.unliteral(like) if like is not None else None
         func, fty = self.expr(node.func)
         args = [self.expr(a) for a in node.args]
         call = ast.Call(func=func, args=[a for a, _ in args], keywords=node.keywords)

@@ -42,3 +42,25 @@ else:
     def stored(value, out):
         """On a GPU the store itself converts (a C cast: integers wrap); nothing to do."""
         return value
+
+
+# --- integer narrowing (stencilc.schedules.narrowing) ----------------------------------------
+# The code generator writes ``as_type_of`` out as a conversion (codegen/explicit.py), so only
+# the wrapping operations reach a device function.
+
+if config.ENABLE_CUDASIM:
+    def narrow_add(a, b):
+        """NumPy scalars of one type: the sum in that type (never wraps where it is used)."""
+        return a + b
+
+    def narrow_sub(a, b):
+        return a - b
+
+    def narrow_mul(a, b):
+        return a * b
+
+    def as_type_of(value, like):
+        return type(like)(value)
+else:
+    # numba intrinsics are target-generic: LLVM's add/sub/mul and cast compile for NVVM too
+    from .cpu import as_type_of, narrow_add, narrow_mul, narrow_sub  # noqa: F401

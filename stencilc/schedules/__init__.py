@@ -1,7 +1,8 @@
 """Schedules: how the loop nest computes a kernel's values, chosen per kernel and dtypes.
 
 Between the simplified IR and code generation (:func:`stencilc.pipeline.generate`), every
-target gets the same rewritten IR, so every target makes the same choice. Each rewrite keeps
+target gets the same rewritten IR, so every target makes the same choice (integers narrowed
+in the types the target names). Each rewrite keeps
 the values numba computes for the body as written (where one cannot, the module that makes it
 says when it applies); :class:`Schedule` lists what was chosen, for ``f.schedule(*dtypes)``,
 ``inspect_source`` and ``stencilc inspect --stage schedule``.
@@ -10,8 +11,9 @@ says when it applies); :class:`Schedule` lists what was chosen, for ``f.schedule
   by read, medians as selection networks (:mod:`.networks`);
 * :mod:`.accumulate`: loop nests adding to one local over many taps (a 15x15 weights table)
   marked, for the CPU to compute a row at a time;
-* :mod:`.narrowing`: integer expressions of small integers computed in int8/16/32 where
-  intervals prove it exact (targets with ``narrows_integers``: the CPU's).
+* :mod:`.narrowing`: integer expressions of small integers computed in a narrower type where
+  intervals prove it exact (in the types the target's ``narrowing`` names: int8/16/32 on the
+  CPU, int32 on the GPU).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import numpy as np
 
 from ..ir import Role, StencilIR, render_expression
 from .accumulate import AccumulationChoice, mark_accumulations
-from .narrowing import NarrowChoice, narrow_integers
+from .narrowing import NarrowChoice, NarrowTypes, narrow_integers
 from .windows import WindowChoice, lower_windows
 
 __all__ = ["Schedule", "schedule"]
@@ -56,10 +58,11 @@ class Schedule:
 
 
 def schedule(ir: StencilIR, arg_dtypes: Sequence[np.dtype], fastmath: bool = False,
-             narrow: bool = False) -> Schedule:
+             narrowing: NarrowTypes | None = None) -> Schedule:
     """The schedule of ``ir`` (simplified) for arguments of ``arg_dtypes``; ``fastmath`` lets
-    floating-point window sums be reassociated (as the option lets LLVM); ``narrow``: the
-    target's runtime has the narrow integer helpers (the CPU targets)."""
+    floating-point window sums be reassociated (as the option lets LLVM); ``narrowing``: the
+    types the target computes narrowed integers in (its runtime has the narrow helpers), None
+    for none."""
     dtypes = tuple(np.dtype(d) for d in arg_dtypes)
     by_name = {a.name: dt for a, dt in zip(ir.arguments, dtypes)}
     body, windows = lower_windows(ir.body, ir.env, by_name, ir.firstlineno, fastmath)
@@ -68,7 +71,8 @@ def schedule(ir: StencilIR, arg_dtypes: Sequence[np.dtype], fastmath: bool = Fal
                   if isinstance(value, np.ndarray) and name not in roles})
     body, accumulations = mark_accumulations(body, roles, ir.firstlineno, ir.env)
     narrowed: list[NarrowChoice] = []
-    if narrow:
-        body, narrowed = narrow_integers(body, by_name, ir.firstlineno, render_expression)
+    if narrowing is not None:
+        body, narrowed = narrow_integers(body, by_name, ir.firstlineno, render_expression,
+                                         narrowing)
     return Schedule(replace(ir, body=body), dtypes, tuple(windows), tuple(narrowed),
                     tuple(accumulations))

@@ -3,8 +3,9 @@
 numba computes ``uint8 + uint8`` in 64 bits (its integer typing widens to the machine integer),
 so Game of Life's neighbour count ``x[-1, -1] + ... + x[1, 1]`` runs in int64 vector lanes (4
 to an AVX2 register) although it never exceeds 8. Where interval arithmetic proves that every
-intermediate value of an integer expression of relative reads and constants (``+ - *``) fits a narrower signed type (int8, int16 or int32), the expression is computed in that
-type (``_sc_nadd``: a wrapping add in the operands' type, which no value here wraps) and then
+intermediate value of an integer expression of relative reads and constants (``+ - *``) fits
+a narrower signed type the target offers (:class:`NarrowTypes`: int8 on the CPU, int32 on a
+GPU), the expression is computed in that type (``_sc_nadd``: a wrapping add in the operands' type, which no value here wraps) and then
 converted to the type numba gives the expression as written (``_sc_as_type_of``: the
 original expression is typed by numba, and only typed: LLVM drops its dead computation). The
 value is the exact integer either way, so it equals numba's wherever numba's computation does
@@ -18,9 +19,9 @@ operand of comparisons with integer constants (Game of Life's ``n == 3 or n == 2
 the narrow type, and the constants it is compared with become constants of that type: a
 comparison of exact integers has the same result in any type that holds them, and without a
 conversion back to 64 bits LLVM keeps the whole computation narrow (converted back, it
-widens the narrow adds again: it may, as they provably do not wrap). Such locals may be
-narrowed to int8, int16 or int32 (:data:`COMPARED_TYPES`). An expression needs two
-operations or more to be rewritten.
+widens the narrow adds again: it may, as they provably do not wrap). The target names the
+types such locals may take apart from the expressions' (:class:`NarrowTypes`). An expression
+needs two operations or more to be rewritten.
 """
 from __future__ import annotations
 
@@ -33,17 +34,33 @@ import numpy as np
 
 from ..ir import RESERVED_PREFIX as P, RelativeRead, constant_node
 
-#: the narrow types tried, narrowest first. Only int8 pays on the development host (AMD EPYC,
-#: AVX2; 16M-point int8/uint8/int16 stacks and 4096^2 Game of Life, medians of 11 calls): an
-#: int8 count of 8 booleans ran Game of Life 1.2x faster (32 lanes instead of 4), while int16
-#: sums ran between 0.9x and 1.1x the int64 code (the 3x3 smooth, a 5-point Laplacian: LLVM's
-#: own narrowing of truncated sums already gets most of it), so they are not narrowed. The
-#: machinery is tested with int16 and int32 too (tests/test_schedules.py).
-NARROW_TYPES = (np.dtype(np.int8),)
-#: the narrow types of locals only compared with constants (no conversion back to numba's
-#: type): Game of Life's count in int8 for bool states, int16 for uint8 ones ran a 4096^2
-#: step 3.7-4.2x and 3.0x faster than int64 (benchmarks/narrowing.py, AVX-512 host)
-COMPARED_TYPES = tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32))
+@dataclass(frozen=True)
+class NarrowTypes:
+    """The narrow types a target computes integer expressions in, narrowest first: its
+    ``narrowing`` attribute (targets without one compute numba's types as written)."""
+
+    #: expressions converted back to the type numba gives them as written
+    expressions: tuple[np.dtype, ...]
+    #: locals only compared with integer constants (kept narrow, no conversion back)
+    compared: tuple[np.dtype, ...]
+
+
+#: The CPU targets'. Only int8 pays for expressions on the development host (AMD EPYC, AVX2;
+#: 16M-point int8/uint8/int16 stacks and 4096^2 Game of Life, medians of 11 calls): an int8
+#: count of 8 booleans ran Game of Life 1.2x faster (32 lanes instead of 4), while int16 sums
+#: ran between 0.9x and 1.1x the int64 code (the 3x3 smooth, a 5-point Laplacian: LLVM's own
+#: narrowing of truncated sums already gets most of it), so they are not narrowed; the
+#: machinery is tested with int16 and int32 too (tests/test_schedules.py). Game of Life's
+#: count kept in int8 for bool states, int16 for uint8 ones ran a 4096^2 step 3.7-4.2x and
+#: 3.0x faster than int64 (benchmarks/narrowing.py, AVX-512 host).
+CPU_TYPES = NarrowTypes(expressions=(np.dtype(np.int8),),
+                        compared=tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32)))
+#: The CUDA target's: a GPU register holds 32 bits and a 64-bit add is two instructions,
+#: while narrower types only add conversions, so int32. NVVM already narrows expressions
+#: whose result is truncated or widened (the PTX of a uint8 smooth is the same either way);
+#: what it keeps in 64 bits is a count compared with constants (Game of Life: 7 add.s64
+#: become 32-bit adds, tests/test_cuda_ptx.py).
+GPU_TYPES = NarrowTypes(expressions=(np.dtype(np.int32),), compared=(np.dtype(np.int32),))
 _OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul"}
 
 
@@ -73,9 +90,11 @@ class _Bounds:
 
 
 def narrow_integers(body: list[ast.stmt], dtypes: dict[str, np.dtype], firstlineno: int,
-                    render) -> tuple[list[ast.stmt], list[NarrowChoice]]:
-    """``body`` (not changed: a new list) with every integer expression that a narrower type
-    provably holds computed in it; ``render(node)`` words an expression for the choices."""
+                    render, narrow_types: NarrowTypes = CPU_TYPES
+                    ) -> tuple[list[ast.stmt], list[NarrowChoice]]:
+    """``body`` (not changed: a new list) with every integer expression that one of
+    ``narrow_types`` provably holds computed in it; ``render(node)`` words an expression for
+    the choices."""
     choices: list[NarrowChoice] = []
     body = [copy.deepcopy(stmt) for stmt in body]
     compared = _compared_locals(body)
@@ -86,7 +105,7 @@ def narrow_integers(body: list[ast.stmt], dtypes: dict[str, np.dtype], firstline
             name = node.targets[0].id if len(node.targets) == 1 and \
                 isinstance(node.targets[0], ast.Name) else None
             bounds = _bounds(node.value, dtypes) if name in compared else None
-            dtype = _fitting(bounds, COMPARED_TYPES) \
+            dtype = _fitting(bounds, narrow_types.compared) \
                 if bounds is not None and bounds.ops >= 2 else None
             if dtype is None or not all(_fits(c.value, dtype) for c in compared[name]):
                 return self.generic_visit(node)
@@ -99,7 +118,7 @@ def narrow_integers(body: list[ast.stmt], dtypes: dict[str, np.dtype], firstline
 
         def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
             bounds = _bounds(node, dtypes)
-            dtype = _fitting(bounds, NARROW_TYPES) \
+            dtype = _fitting(bounds, narrow_types.expressions) \
                 if bounds is not None and bounds.ops >= 2 else None
             if dtype is None:
                 return self.generic_visit(node)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..codegen.common import GeneratedModule
     from ..ir import StencilIR
     from ..options import Options
+    from ..schedules.narrowing import NarrowTypes
     from ..stepping import Stepping
 
 DTypes = tuple[np.dtype, ...]
@@ -32,9 +33,10 @@ class Target(Protocol):
     aliases: tuple[str, ...]
     description: str
     requires: str            # what must be installed, for error messages and `stencilc targets`
-    #: optional: True where the runtime module has the integer-narrowing helpers
-    #: (stencilc.schedules.narrowing); absent means False
-    narrows_integers: bool
+    #: optional: the types integer expressions may be computed in where intervals prove them
+    #: exact (stencilc.schedules.narrowing; the runtime module then has the narrow helpers);
+    #: absent or None: numba's types as written
+    narrowing: "NarrowTypes | None"
 
     def installed(self) -> bool:
         """Whether its packages are present: kernels can be decorated, compiled and inspected

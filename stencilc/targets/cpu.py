@@ -34,6 +34,7 @@ from ..codegen.cpu import CpuOptions, generate_cpu
 from ..dtypes import DTypes, names
 from ..ir import StencilIR
 from ..progress import compile_notice
+from ..schedules.narrowing import CPU_TYPES as CPU_NARROW_TYPES
 from ..stepping import tiles
 from .bands import ALL_ROWS, run_in_rows, run_tasks
 
@@ -47,9 +48,8 @@ def numba_type(dtype: np.dtype, ndim: int):
 
 class CpuTarget:
     name = "cpu"
-    #: integer expressions may be computed narrow (stencilc.schedules.narrowing; the runtime
-    #: module has the helpers)
-    narrows_integers = True
+    #: integer expressions computed narrow where exact (the runtime module has the helpers)
+    narrowing = CPU_NARROW_TYPES
     aliases: tuple[str, ...] = ()
     description = "one thread per call (Dask or the caller supplies parallelism)"
     requires = "numba"

@@ -24,6 +24,7 @@ from ..codegen.common import GeneratedModule
 from ..dtypes import DTypes
 from ..errors import TargetUnavailableError
 from ..ir import Role, StencilIR
+from ..schedules.narrowing import GPU_TYPES as GPU_NARROW_TYPES
 from .cpu import CpuTarget
 
 #: the architecture PTX is compiled for when no GPU is present (Ampere; PTX runs on newer)
@@ -46,6 +47,8 @@ class CudaTarget:
     description = "NVIDIA GPUs: one thread per output point (NumPy, numba device and CuPy arrays)"
     requires = "numba-cuda and an NVIDIA GPU (pip install 'stencilc[cuda]'; " \
                "NUMBA_ENABLE_CUDASIM=1 runs it in numba-cuda's CPU simulator)"
+    #: integer expressions computed in int32 where exact (GPU registers are 32 bits)
+    narrowing = GPU_NARROW_TYPES
 
     def installed(self) -> bool:
         try:
