@@ -183,15 +183,21 @@ def run_dask(quick: bool) -> dict:
 
 SWEEP_2D = (256, 1024, 2048, 4096, 8192)
 SWEEP_3D = (64, 128, 256)
+#: fewest steps of a 2-D sweep case. A run pays a fixed cost besides its steps: two buffers'
+#: first page faults (on this project's VMs 25-650 ms for 2 x 256 MiB, as the host's memory
+#: allows) and one plain step that times the choice; under 16 steps of 8192² heat that was
+#: half of what tiles save (1.4-1.7x the loop, against 2.1-2.3x from 64 steps: docs/iterate.md)
+#: and says more about the host's page faults than about tiles. Time stepping runs hundreds.
+MIN_STEPS_2D = 64
 
 
 def sweep_cases(quick: bool):
     """The size sweep of issue 24: every case at every size, steps chosen so that a loop runs
-    a fraction of a second (at least 16: enough rounds for iterate's timed choice)."""
+    a fraction of a second, 2-D runs at least :data:`MIN_STEPS_2D` steps (3-D: 16)."""
     rng = np.random.default_rng(2)
     sizes_2d, sizes_3d = ((256, 512), (32, 64)) if quick else (SWEEP_2D, SWEEP_3D)
     for n in sizes_2d:
-        steps = max(16, min(400, int(4e8 / n**2)))
+        steps = max(MIN_STEPS_2D, min(400, int(4e8 / n**2)))
         yield "heat 2-D float32", heat_kernel, (rng.random((n, n), dtype=np.float32),
                                                 np.float32(0.1)), steps
         yield "Life uint8 wrap", life_kernel, ((rng.random((n, n)) < 0.3).astype(np.uint8),), \

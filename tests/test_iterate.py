@@ -487,3 +487,22 @@ def test_parallel_tiles_follow_the_calls_thread_choice(monkeypatch):
                                       expected)
         assert choice.settled_on_one_thread is settled
         assert bool(threaded) is not settled
+
+
+def test_tile_buffers_are_reused_and_never_shared_while_held():
+    """Regions come from one pool per run (fresh pages per tile cost a 7-step round of 8192²
+    heat as much as its arithmetic): two held at once never overlap, and a buffer given back
+    serves the next tile, of another dtype too."""
+    from stencilc.stepping.tiles import Scratch
+    scratch, held = Scratch(), []
+    a = scratch.take((3, 50, 70), np.float32, held)
+    b = scratch.take((3, 50, 70), np.float32, held)
+    assert a.flags.c_contiguous and a.shape == (3, 50, 70) and a.dtype == np.float32
+    assert not np.shares_memory(a, b)
+    scratch.give(held)
+    assert held == []
+    again = []
+    c = scratch.take((2, 30, 70), np.float64, again)   # 33600 bytes of 42000
+    assert np.shares_memory(c, a) or np.shares_memory(c, b)
+    d = scratch.take((1, 1, 1), np.int8, again)
+    assert not np.shares_memory(c, d)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 import time
 from dataclasses import replace
 from typing import Any, Callable, Sequence
@@ -51,6 +52,34 @@ def in_turn(tasks: Tasks) -> None:
 
 
 Step = Callable[[list, tuple], Any]
+
+
+class Scratch:
+    """Buffers for the tiles' regions, reused by every tile of every round of one ``advance``
+    (on any thread: a tile takes what it needs and gives it back). A region is a share of the
+    cache, megabytes: allocated per tile, each was fresh pages from the system, and on this
+    project's VMs their faults cost a 7-step round of 8192² heat as much as its arithmetic."""
+
+    def __init__(self) -> None:
+        self._free: list[np.ndarray] = []
+        self._lock = threading.Lock()
+
+    def take(self, shape: tuple[int, ...], dtype: np.dtype, held: list) -> np.ndarray:
+        """An uninitialized C-contiguous array, recorded in ``held`` for :meth:`give`."""
+        dtype = np.dtype(dtype)
+        size = math.prod(shape) * dtype.itemsize
+        with self._lock:
+            fits = [k for k, b in enumerate(self._free) if b.size >= size]
+            flat = self._free.pop(min(fits, key=lambda k: self._free[k].size)) if fits else None
+        if flat is None:
+            flat = np.empty(max(size, 1), np.uint8)
+        held.append(flat)
+        return flat[:size].view(dtype).reshape(shape)
+
+    def give(self, held: list) -> None:
+        with self._lock:
+            self._free.extend(held)
+        held.clear()
 
 
 def advance(gufunc: Callable, arrays: Sequence[Any], stepping: Stepping,
@@ -106,6 +135,7 @@ def _fastest(gufunc, operands, kinds, stepping: Stepping, keep: Ranges, plan: Ti
     if k < MIN_TILED_STEPS:              # too few steps to time a round: the plan, untimed
         return _rounds(gufunc, operands, kinds, stepping, keep, plan, run_all)
     plan = replace(plan, block_steps=k)
+    scratch = Scratch()
     # Both ways write into the same two buffers, their pages faulted before any timing: a
     # fresh page's first write costs a fault (on this project's VMs, 2 looped steps of a
     # 256 MiB state took 6x a step's time in fresh buffers), which neither way should be
@@ -113,7 +143,7 @@ def _fastest(gufunc, operands, kinds, stepping: Stepping, keep: Ranges, plan: Ti
     first, second = _faulted_like(operands[:nstate]), _faulted_like(operands[:nstate])
     started = time.perf_counter()
     state = _rounds(gufunc, operands, kinds, replace(stepping, steps=k), keep, plan, run_all,
-                    spare=[first, second])                       # one round: into first
+                    spare=[first, second], scratch=scratch)      # one round: into first
     tiled = (time.perf_counter() - started) / k
     started = time.perf_counter()
     state = _loop(state + operands[nstate:], nstate, PROBE_STEPS, step,
@@ -125,7 +155,8 @@ def _fastest(gufunc, operands, kinds, stepping: Stepping, keep: Ranges, plan: Ti
     operands = state + operands[nstate:]
     if prefer_loop(tiled, looped):
         return _loop(operands, nstate, rest.steps, step, buffers=ahead)
-    return _rounds(gufunc, operands, kinds, rest, keep, plan, run_all, spare=ahead)
+    return _rounds(gufunc, operands, kinds, rest, keep, plan, run_all, spare=ahead,
+                   scratch=scratch)
 
 
 def _faulted_like(arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -200,11 +231,14 @@ def _flatten(ir, arrays):
 
 
 def _rounds(gufunc, operands, kinds, stepping: Stepping, keep: Ranges, plan: TilePlan,
-            run_all: Callable[[Tasks], None], spare: list | None = None) -> list[np.ndarray]:
+            run_all: Callable[[Tasks], None], spare: list | None = None,
+            scratch: Scratch | None = None) -> list[np.ndarray]:
     """The state after ``stepping.steps`` steps in rounds of the plan's cache tiles; the
     rounds write into ``spare``'s two buffers in turn (each a list of arrays, or None to
-    allocate; one if one round), neither of which may be the state's."""
+    allocate; one if one round), neither of which may be the state's; the tiles' regions are
+    ``scratch``'s."""
     nstate, reach = stepping.nstate, stepping.reach
+    scratch = scratch or Scratch()
     core = operands[0].shape[1:]
     images = operands[0].shape[0]
     rounds = -(-stepping.steps // plan.block_steps)
@@ -224,21 +258,29 @@ def _rounds(gufunc, operands, kinds, stepping: Stepping, keep: Ranges, plan: Til
                   for (v0, v1), extent in zip(valid, plan.extents)]
         tiles = itertools.product(cuts(images, plan.slab), *pieces)
         tasks = [_tile_task(gufunc, operands, kinds, current, target, tile[0], tile[1:], k,
-                            stepping) for tile in tiles]
+                            stepping, scratch) for tile in tiles]
         run_all(tasks)
         current = target
     return current
 
 
 def _tile_task(gufunc, operands, kinds, current, target, slab, tile: Ranges, k: int,
-               stepping: Stepping) -> Callable[[], None]:
-    return lambda: _advance_tile(gufunc, operands, kinds, current, target, slab, tile, k,
-                                 stepping)
+               stepping: Stepping, scratch: Scratch) -> Callable[[], None]:
+    def task() -> None:
+        held: list = []
+        try:
+            _advance_tile(gufunc, operands, kinds, current, target, slab, tile, k, stepping,
+                          lambda shape, dtype: scratch.take(shape, dtype, held))
+        finally:
+            scratch.give(held)
+    return task
 
 
 def _advance_tile(gufunc, operands, kinds, current, target, slab: tuple[int, int],
-                  tile: Ranges, k: int, stepping: Stepping) -> None:
-    """``k`` steps of one tile (and ``slab``'s images) in buffers, written into ``target``."""
+                  tile: Ranges, k: int, stepping: Stepping,
+                  buffer: Callable[[tuple[int, ...], np.dtype], np.ndarray]) -> None:
+    """``k`` steps of one tile (and ``slab``'s images) in ``buffer``'s arrays, written into
+    ``target``."""
     nstate, reach = stepping.nstate, stepping.reach
     core = operands[0].shape[1:]
     images = slice(*slab)
@@ -253,13 +295,13 @@ def _advance_tile(gufunc, operands, kinds, current, target, slab: tuple[int, int
     for index, (operand, kind) in enumerate(zip(operands, kinds)):
         source = current[index] if index < nstate else operand
         if kind == REGION:
-            inputs.append(_gather(source[images], region, fresh=index < nstate))
+            inputs.append(_gather(source[images], region, buffer))
         elif kind == SLAB:
             inputs.append(source[images])
         else:
             inputs.append(source)
     state = inputs[:nstate]
-    other = [np.empty_like(s) for s in state]
+    other = [buffer(s.shape, s.dtype) for s in state]
     start0 = region[0][0]
     for j in range(1, k + 1):
         rb, re = reach.grow_axis(0, *tile[0], k - j)
@@ -272,9 +314,10 @@ def _advance_tile(gufunc, operands, kinds, current, target, slab: tuple[int, int
         target[s][at] = state[s][inside]
 
 
-def _gather(source: np.ndarray, region: Ranges, fresh: bool) -> np.ndarray:
-    """The ``region`` of every image of ``source`` as a C-contiguous array (a new one when
-    ``fresh``: it will be written). Ranges beyond an axis read around it (``wrap``)."""
+def _gather(source: np.ndarray, region: Ranges,
+            buffer: Callable[[tuple[int, ...], np.dtype], np.ndarray]) -> np.ndarray:
+    """The ``region`` of every image of ``source`` copied into a C-contiguous array from
+    ``buffer``. Ranges beyond an axis read around it (``wrap``)."""
     index = [slice(None)]
     around = []
     for axis, (b, e) in enumerate(region, start=1):
@@ -287,6 +330,6 @@ def _gather(source: np.ndarray, region: Ranges, fresh: bool) -> np.ndarray:
     part = source[tuple(index)]
     for axis, positions in around:
         part = np.take(part, positions, axis=axis)
-    if around or not fresh:
-        return np.ascontiguousarray(part)
-    return np.array(part, order="C", copy=True)
+    gathered = buffer(part.shape, part.dtype)
+    np.copyto(gathered, part)
+    return gathered
