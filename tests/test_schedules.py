@@ -129,6 +129,54 @@ def test_8bit_medians_past_the_network_equal_numba(bounds, dtype, mode):
     assert "running histogram" in str(f.schedule(dtype))
 
 
+def data16(dtype, shape, seed):
+    """16-bit values over the whole range, a third of them at or next to the extremes: the
+    medians of neighbouring windows jump across many empty bins."""
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, info.max, shape, endpoint=True)
+    extremes = np.array([info.min, info.min + 1, info.max - 1, info.max])
+    mask = rng.random(shape) < 1 / 3
+    x[mask] = rng.choice(extremes, int(mask.sum()))
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("bounds, dtype, mode", [
+    (LARGE[2], "uint16", "reflect"), (((-3, 3), (-4, 4)), "int16", "wrap"),
+    (((-2, 2), (-2, 3), (-3, 3)), "uint16", "nearest"), (((-20, 21),), "int16", "mirror")],
+    ids=str)
+def test_16bit_medians_past_the_network_equal_numba(bounds, dtype, mode):
+    """The two-level running histogram (65536 bins, 256 coarse): odd and even counts, 1-D to
+    3-D, the whole range of the type, against numba.stencil on the np.pad'ed array."""
+    ours, theirs = kernels("median", bounds)
+    f = stencil_ufunc(boundary=mode, out_dtype="kernel")(ours)
+    shape = {1: (300,), 2: (40, 61), 3: (9, 10, 23)}[len(bounds)]
+    x = data16(dtype, shape, len(bounds))
+    pads = [(max(0, -lo), max(0, hi - 1)) for lo, hi in bounds]
+    expected = theirs(np.pad(x, pads, mode=PAD[mode]))[
+        tuple(slice(a, a + n) for (a, _), n in zip(pads, shape))]
+    np.testing.assert_array_equal(f(x), expected)
+    assert "65536 bins" in str(f.schedule(dtype))
+    for chunks in ([7, 40][:len(shape)] if len(shape) < 3 else (4, 10, 23),):
+        da = pytest.importorskip("dask.array")
+        np.testing.assert_array_equal(f(da.from_array(x, chunks=tuple(chunks))).compute(),
+                                      expected)
+
+
+def test_16bit_medians_with_an_unchanged_axis_equal_numpy():
+    """Along a ``None`` axis the border rows keep cval; the other border points count their
+    window one point at a time (numba's np.median of the window's values)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    f = stencil_ufunc(boundary=(None, "reflect"), cval=9)(kernels("median", LARGE[0])[0])
+    x = data16("uint16", (30, 41), 5)
+    windows = sliding_window_view(np.pad(x, ((0, 0), (4, 4)), mode="symmetric"), (9, 9))
+    expected = np.median(windows, axis=(2, 3)).astype(np.uint16)   # odd count: exact
+    got = f(x)
+    np.testing.assert_array_equal(got[4:-4], expected)
+    assert (got[:4] == 9).all() and (got[-4:] == 9).all()
+
+
 @pytest.mark.parametrize("boundary, pad", [
     ("wrap", dict(mode="wrap")), ("constant", dict(mode="constant", constant_values=7)),
     (("nearest", "mirror"), None)], ids=str)

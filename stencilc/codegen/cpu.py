@@ -249,7 +249,10 @@ class _Nest:
         found = self.patches.allocations()
         for row in self.rows:
             for name, dtype in row.buffers:
-                if dtype is None:
+                length = row.length(name)
+                if length is not None:
+                    found.append(f"{name} = {P}np.zeros({length}, {P}np.{dtype})")
+                elif dtype is None:
                     probe = accumulator_probe(row.node, self.dtypes, self.ir.env)
                     found.append(f"{name} = {P}np.full({last}, {probe})")
                 else:

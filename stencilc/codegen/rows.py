@@ -36,7 +36,8 @@ import numpy as np
 
 from ..ir import RESERVED_PREFIX as P, Accumulation, RelativeRead, StencilIR, WindowReduction
 from ..schedules.accumulate import substituted
-from ..schedules.windows import better, histogram_shift, median_of_bins, row_method
+from ..schedules.windows import (better, histogram_bins, histogram_shift, median_of_bins,
+                                 row_method)
 from .common import Writer
 
 _OPS = {"min": "<", "max": ">"}
@@ -59,6 +60,8 @@ class RowReduction:
         if isinstance(node, Accumulation):
             return [(f"{P}rw{k}", None)]
         found = [(f"{P}rw{k}", node.value.name)]
+        if self.method == "histogram" and histogram_bins(node.dtype) > 256:
+            found += [(f"{P}rh{k}", "int32"), (f"{P}rc{k}", "int32")]
         if self.method == "separable":
             column = node.dtype.name if node.op in ("min", "max") else node.accumulate.name
             if node.op == "mean" and node.dtype.kind in "biu":   # exact sums, then float64
@@ -67,6 +70,15 @@ class RowReduction:
             if node.op in ("min", "max") and node.dtype.kind == "f":
                 found.append((f"{P}rr{k}", "int32"))
         return found
+
+
+    def length(self, buffer: str) -> int | None:
+        """The length of ``buffer`` where it is not along the last axis (a histogram's bins,
+        zeroed when allocated), else None."""
+        node = self.node
+        if buffer == f"{P}rh{self.number}":
+            return histogram_bins(node.dtype)
+        return 256 if buffer == f"{P}rc{self.number}" else None
 
 
 def row_reductions(ir: StencilIR, fastmath: bool) -> list[RowReduction]:
@@ -292,7 +304,10 @@ def _extremes(row: RowReduction, dtype: np.dtype, loops: list[str], rows: list[s
 def _histogram(row: RowReduction, d: int) -> list[str]:
     """Huang's running median: ``_sc_h`` counts the window's values by bin (value + 128 for
     int8), ``_sc_m`` is the bin holding the rank ``t`` value (NumPy's middle, the lower of the
-    two middles for an even count) and ``_sc_lt`` the count of values in the bins below it."""
+    two middles for an even count) and ``_sc_lt`` the count of values in the bins below it.
+    16-bit values: 65536 bins in a buffer of the core block (zeroed once; each row takes its
+    last window out again) and 256 coarse bins of 256 (``_sc_rc<k>``), over which the
+    median's bin moves 256 at a time where they are empty or wholly passed."""
     node, k = row.node, row.number
     lo, hi = node.window.bounds[-1]
     rw, u, v = f"{P}rw{k}", f"{P}u", f"{P}v"
@@ -301,30 +316,53 @@ def _histogram(row: RowReduction, d: int) -> list[str]:
     loops, rows = _leading_loops(node)
     inner = "    " * (len(node.window.bounds) - 1)
     intp = f"{P}np.intp"
+    many = histogram_bins(node.dtype) > 256
+    h, hc, m, lt = (f"{P}rh{k}" if many else f"{P}h"), f"{P}rc{k}", f"{P}m", f"{P}lt"
 
     def column(at: str, change: str) -> list[str]:
         """The window's column ``at`` counted in (``change`` ``+``) or out (``-``)."""
         lines = [f"{u} = {P}np.uint64({at})"] + loops
         lines += [inner + f"{v} = {intp}({_read(node, rows, u)}) + {shift}",
-                  inner + f"{P}h[{v}] {change}= 1",
-                  inner + f"{P}lt {change}= {intp}({v} < {P}m)"]
-        return lines
+                  inner + f"{h}[{v}] {change}= 1"]
+        if many:
+            lines.append(inner + f"{hc}[{v} >> 8] {change}= 1")
+        return lines + [inner + f"{lt} {change}= {intp}({v} < {m})"]
 
-    lines = [f"{P}h = {P}np.zeros(256, {P}np.int32)",
-             f"{P}m = {intp}(0)", f"{P}lt = {intp}(0)",
-             f"for {P}c in range({P}b + {lo}, {P}b + {hi - 1}):"]
+    lines = [] if many else [f"{h} = {P}np.zeros(256, {P}np.int32)"]
+    lines += [f"{m} = {intp}(0)", f"{lt} = {intp}(0)",
+              f"for {P}c in range({P}b + {lo}, {P}b + {hi - 1}):"]
     lines += ["    " + line for line in column(f"{P}c", "+")]
     lines += [f"for {P}j in range({P}b, {P}e):", f"    if {P}j > {P}b:"]
     lines += ["        " + line for line in column(f"{P}j + {lo - 1}", "-")]
     lines += ["    " + line for line in column(f"{P}j + {hi - 1}", "+")]
-    lines += [f"    while {P}lt > {t}:",
-              f"        {P}m -= 1",
-              f"        {P}lt -= {P}h[{P}m]",
-              f"    while {P}lt + {P}h[{P}m] <= {t}:",
-              f"        {P}lt += {P}h[{P}m]",
-              f"        {P}m += 1"]
-    return lines + ["    " + line for line in median_of_bins(
-        node, f"{P}h", f"{P}m", f"{P}lt", f"{rw}[{P}np.uint64({P}j)]")]
+    if many:
+        lines += [f"    while {lt} > {t}:",
+                  f"        if ({m} & 255) == 0 and {lt} - {hc}[({m} >> 8) - 1] > {t}:",
+                  f"            {m} -= 256",
+                  f"            {lt} -= {hc}[{m} >> 8]",
+                  "        else:",
+                  f"            {m} -= 1",
+                  f"            {lt} -= {h}[{m}]",
+                  f"    while {lt} + {h}[{m}] <= {t}:",
+                  f"        if ({m} & 255) == 0 and {lt} + {hc}[{m} >> 8] <= {t}:",
+                  f"            {lt} += {hc}[{m} >> 8]",
+                  f"            {m} += 256",
+                  "        else:",
+                  f"            {lt} += {h}[{m}]",
+                  f"            {m} += 1"]
+    else:
+        lines += [f"    while {lt} > {t}:",
+                  f"        {m} -= 1",
+                  f"        {lt} -= {h}[{m}]",
+                  f"    while {lt} + {h}[{m}] <= {t}:",
+                  f"        {lt} += {h}[{m}]",
+                  f"        {m} += 1"]
+    lines += ["    " + line for line in median_of_bins(
+        node, h, m, lt, f"{rw}[{P}np.uint64({P}j)]", hc if many else None)]
+    if many:   # the last window out again: the buffers are zero for the next row
+        lines += [f"for {P}c in range({P}e - 1 + {lo}, {P}e - 1 + {hi}):"]
+        lines += ["    " + line for line in column(f"{P}c", "-")]
+    return lines
 
 
 def _taps(prefix: str, taps: list[str], lo: int, hi: int, rolled_tap: str) -> list[str]:

@@ -42,9 +42,10 @@ MAX_CELLS = 49
 #: the largest window whose median is a selection network (3x3x3 = 27 cells: 126
 #: compare-exchanges; 49 cells would take 319)
 MAX_MEDIAN_CELLS = 27
-#: the dtypes whose larger medians the CPU computes from a running histogram (a bin per
-#: value: 256; 16-bit types would need 65536 bins per row, not done)
-HISTOGRAM_DTYPES = ("uint8", "int8")
+#: the dtypes whose larger medians the CPU computes from a running histogram, a bin per value
+#: (:func:`histogram_bins`): 256 for 8-bit types, 65536 for 16-bit ones (with 256 coarse
+#: bins of 256 values, so the median's bin moves over empty ranges 256 at a time)
+HISTOGRAM_DTYPES = ("uint8", "int8", "uint16", "int16")
 
 REDUCTIONS = ("sum", "mean", "min", "max", "median")
 _ALIASES = {"amin": "min", "amax": "max"}
@@ -263,7 +264,7 @@ def row_method(node: WindowReduction, fastmath: bool) -> str:
     so ties and NaNs resolve as in C order);
     ``ordered``: every point's operations in C order, the points of a row side by side in
     vector lanes (floating-point sums and means, means of 64-bit integers);
-    ``histogram``: medians of 8-bit integers, from a histogram of the window that moves
+    ``histogram``: medians of 8- and 16-bit integers, from a histogram of the window that moves
     along the row (Huang's algorithm: per point a column of the window leaves, one enters,
     and the median's bin moves), exact;
     ``point``: a loop over the window per point (complex min and max).
@@ -286,8 +287,10 @@ def _row_description(node: WindowReduction, method: str) -> str:
     lead = cells // (node.window.bounds[-1][1] - node.window.bounds[-1][0])
     last = cells // lead
     if method == "histogram":   # the cuda target refuses these (codegen/cuda.py)
-        return f"a row at a time, a running histogram of the window ({2 * lead} updates a " \
-               "point, exact) on the CPU targets"
+        bins = histogram_bins(node.dtype)
+        levels = "" if bins <= 256 else ", 256 coarse bins over them"
+        return f"a row at a time, a running histogram of the window ({bins} bins{levels}; " \
+               f"{2 * lead} updates a point, exact) on the CPU targets"
     reassociated = node.dtype.kind in "fc" and node.op in ("sum", "mean")
     how = {"separable": f"a row at a time, separable ({lead} + {last} operations a point"
                         f"{', reassociated under fastmath' if reassociated else ', exact'})",
@@ -300,15 +303,20 @@ def _row_description(node: WindowReduction, method: str) -> str:
 
 def rolled(node: WindowReduction) -> list[ast.stmt]:
     """The reduction as a loop nest over the window in C order, one point at a time: numba's
-    operations in numba's order (what every target can compute); a median (8-bit values)
-    counts the values into 256 bins, then finds the middle rank's bin (the CPU targets)."""
+    operations in numba's order (what every target can compute); a median of 8-bit values
+    counts the values into 256 bins, then finds the middle rank's bin, one of 16-bit values
+    copies them into an array for numba's ``np.median`` (the CPU targets)."""
     d = len(node.window.bounds)
     location = {k: getattr(node, k) for k in ("lineno", "col_offset") if hasattr(node, k)}
     loops = [f"{node.result}_a{k}" for k in range(d)]
     read = RelativeRead(node.window.array, [ast.Name(id=v, ctx=ast.Load()) for v in loops],
                         (None,) * d, **location)
     r, acc = node.result, _cast(node.accumulate)
-    if node.op == "median":
+    many_bins = node.op == "median" and histogram_bins(node.dtype) > 256
+    if many_bins:   # 16-bit: numba's np.median of the window's values (no 65536 bins a point)
+        first = f"{r}_a = {P}np.empty({node.cells}, {P}np.{node.dtype.name})\n{r}_k = 0"
+        update = f"{r}_a[{r}_k] = R\n{r}_k = {r}_k + 1"
+    elif node.op == "median":
         first, update = _counted_median(node)
     elif node.op in ("sum", "mean"):
         first = f"{r} = {_typed(node.accumulate, 0)}"
@@ -324,7 +332,9 @@ def rolled(node: WindowReduction) -> list[ast.stmt]:
     text += ["    " * d + line for line in update.splitlines()]
     if node.op == "mean":
         text.append(f"{r} = {acc}({r} / {P}np.intp({node.cells}))")
-    if node.op == "median":
+    if many_bins:
+        text.append(f"{r} = {P}np.median({r}_a)")
+    elif node.op == "median":
         text += _median_of_counts(node)
     origin = RelativeRead(node.window.array, [ast.Constant(lo) for lo, _ in node.window.bounds],
                           (None,) * d, **location)
@@ -360,25 +370,34 @@ def _median_of_counts(node: WindowReduction) -> list[str]:
             f"    {m} = {m} + 1"] + median_of_bins(node, h, m, below, r)
 
 
-def median_of_bins(node: WindowReduction, h: str, m: str, below: str, target: str) -> list[str]:
-    """``target = `` NumPy's median (float64) of an 8-bit window whose values are counted by
-    bin in ``h``, where ``m`` is the bin holding the lower middle value (rank
-    ``(cells - 1) // 2``) and ``below`` the count of values in the bins under it: that value,
-    or for an even count its mean with the next value up (in ``m``, or the next bin holding
-    one). The rows' running histogram and the per-point count share it."""
+def median_of_bins(node: WindowReduction, h: str, m: str, below: str, target: str,
+                   coarse: str | None = None) -> list[str]:
+    """``target = `` NumPy's median (float64) of a window whose values are counted by bin in
+    ``h``, where ``m`` is the bin holding the lower middle value (rank ``(cells - 1) // 2``)
+    and ``below`` the count of values in the bins under it: that value, or for an even count
+    its mean with the next value up (in ``m``, or the next bin holding one, found 256 bins at
+    a time over empty ``coarse`` bins where there are). The rows' running histogram and the
+    per-point count share it."""
     shift = histogram_shift(node.dtype)
     value = f"{P}np.float64({m} - {shift})"
     if node.cells % 2:
         return [f"{target} = {value}"]
     upper, t = f"{m}_up", (node.cells - 1) // 2
+    step = "1" if coarse is None else \
+        f"256 if ({upper} & 255) == 0 and {coarse}[{upper} >> 8] == 0 else 1"
     return [f"{upper} = {m}", f"if {below} + {h}[{m}] <= {t + 1}:", f"    {upper} = {m} + 1",
-            f"    while {h}[{upper}] == 0:", f"        {upper} = {upper} + 1",
+            f"    while {h}[{upper}] == 0:", f"        {upper} = {upper} + ({step})",
             f"{target} = ({value} + {P}np.float64({upper} - {shift})) / 2"]
 
 
 def histogram_shift(dtype: np.dtype) -> int:
     """What a value of ``dtype`` (one of :data:`HISTOGRAM_DTYPES`) adds to become its bin."""
-    return 128 if dtype.kind == "i" else 0
+    return -int(np.iinfo(dtype).min) if dtype.kind == "i" else 0
+
+
+def histogram_bins(dtype: np.dtype) -> int:
+    """The bins of a histogram of ``dtype``'s values: one per value."""
+    return 1 << (8 * np.dtype(dtype).itemsize)
 
 
 def better(op: str, v: str, s: str, dtype: np.dtype, ranks: tuple[str, str] | None = None) -> str:
