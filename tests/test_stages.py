@@ -215,10 +215,12 @@ def test_chunked_dask_runs_the_kernel_already_compiled(boundary):
 
 
 def test_each_compiled_function_of_a_kernel_is_compiled_once():
-    """The kernel's body is typed twice per specialization, no more: the point function on its
-    own (value types, border points) and inlined in the interior rows, which every gufunc
-    shares - the parallel target's two included. No function is compiled a second time for
-    other argument types (numba specializes on literal integers passed between compiled
+    """The kernel's body is typed three times per specialization here, no more: the point
+    function on its own (value types, corner points), inlined in the interior rows, which
+    every gufunc shares - the parallel target's two included -, and reading through the last
+    axis' rule for the rows' ends (this kernel reaches along the last axis only, so no border
+    row needs ``_sc_point_leading``). No function is compiled a second time for other
+    argument types (numba specializes on literal integers passed between compiled
     functions, which once compiled the edge function five times)."""
     import numba
     from stencilc.targets.cpu import ParallelTarget
@@ -232,7 +234,7 @@ def test_each_compiled_function_of_a_kernel_is_compiled_once():
     compiled = {name: len(value.signatures) for name, value in module.items()
                 if isinstance(value, numba.core.registry.CPUDispatcher)
                 and value.py_func.__module__ == module["__name__"] and value.signatures}
-    assert compiled == {"_sc_point": 1, "_sc_interior": 1}
+    assert compiled == {"_sc_point": 1, "_sc_interior": 1, "_sc_point_last": 1}
 
 
 SKEWED = load_source("""

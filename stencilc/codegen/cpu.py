@@ -112,11 +112,14 @@ def generate_cpu(ir: StencilIR, options: CpuOptions, arg_dtypes: tuple[np.dtype,
     if strips:
         _strip_functions(out, inline, jit, ir, spec, box, nest)
     elif ruled:
-        _edge_function(out, jit, ir, spec, box, nest, direct, ruled)
-        _side_function(out, inline, ir, nest)
+        # called once per box (border slabs; interior rows' ends go through _sc_side)
+        _edge_function(out, jit if LEADING in ruled or ir.ndim == 1 else inline, ir, spec,
+                       box, nest, direct, ruled)
+        if ir.ndim > 1 and LAST in ruled:
+            _side_function(out, inline, ir, nest)
     else:
         _edge_function(out, jit if rows else inline, ir, spec, box, nest, direct)
-    _interior_function(out, jit, ir, box, nest, side=bool(ruled))
+    _interior_function(out, jit, ir, box, nest, side=ir.ndim > 1 and LAST in ruled)
     _loop_nest(out, ir, box, nest)
     return GeneratedModule(out.source, f"{P}point", {"serial": ir.name}, out.line_map,
                            fill_inputs=spec.fills)
@@ -402,22 +405,22 @@ def _edge_function(out: Writer, decorator: str, ir: StencilIR, spec: BoundarySpe
         centers = ", ".join(_unliteral(low) for low in box.lows)
         computed += store_point(ir, f"{P}point({centers}, {', '.join(patched)})")
     last = d - 1
-    if ruled:
-        out.add(f"{P}lo = min({box.lows[last]}, {P}n{last})", 1)
-        out.add(f"{P}hi = max({P}lo, {P}n{last} - {box.highs[last]})", 1)
-    for k in range(d if not ruled else last):
-        out.add(f"for {P}i{k} in range({P}b{k}, {P}e{k}):", 1 + k)
-    if not ruled:
+    if d == 1 and ruled:   # no leading axes: every border point leaves the last axis only
+        computed = store_point(ir, f"{LAST}({index}, {nest.shapes}, {args})")
+    if LEADING not in (ruled or {}):
+        for k in range(d):
+            out.add(f"for {P}i{k} in range({P}b{k}, {P}e{k}):", 1 + k)
         for line in border_stores(ir, spec, computed):
             out.add(line, 1 + d)
         return
-    # no leading axes (1-D): the row's ends leave the last axis only
-    ends = store_point(ir, f"{LAST}({index}, {nest.shapes}, {args})") if d == 1 else computed
-    middle = store_point(ir, f"{LEADING}({index}, {nest.shapes}, {args})") \
-        if LEADING in ruled else computed
-    for begin, end, lines in ((f"{P}b{last}", f"min({P}e{last}, {P}lo)", ends),
+    out.add(f"{P}lo = min({box.lows[last]}, {P}n{last})", 1)
+    out.add(f"{P}hi = max({P}lo, {P}n{last} - {box.highs[last]})", 1)
+    for k in range(last):
+        out.add(f"for {P}i{k} in range({P}b{k}, {P}e{k}):", 1 + k)
+    middle = store_point(ir, f"{LEADING}({index}, {nest.shapes}, {args})")
+    for begin, end, lines in ((f"{P}b{last}", f"min({P}e{last}, {P}lo)", computed),
                               (f"max({P}b{last}, {P}lo)", f"min({P}e{last}, {P}hi)", middle),
-                              (f"max({P}b{last}, {P}hi)", f"{P}e{last}", ends)):
+                              (f"max({P}b{last}, {P}hi)", f"{P}e{last}", computed)):
         out.add(f"for {P}i{last} in range({begin}, {end}):", d)
         for line in lines:
             out.add(line, d + 1)

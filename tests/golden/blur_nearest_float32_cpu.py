@@ -22,6 +22,19 @@ def _sc_point(_sc_i0, _sc_i1, x):
     acc += _sc_np.float32(0.5) * x[_sc_u0, _sc_u1]
     acc += _sc_np.float32(0.25) * x[_sc_u0, _sc_u1p1]
     return acc
+
+
+@_sc_numba.njit(cache=_sc_CACHE, fastmath=False, error_model='numpy')
+def _sc_point_last(_sc_i0, _sc_i1, _sc_n0, _sc_n1, x):
+    _sc_h0 = _sc_np.uint64(_sc_i0)
+    _sc_h1 = _sc_nearest(_sc_i1 - 1, _sc_n1)
+    _sc_h2 = _sc_nearest(_sc_i1, _sc_n1)
+    _sc_h3 = _sc_nearest(_sc_i1 + 1, _sc_n1)
+    acc = 0.0
+    acc += _sc_np.float32(0.25) * x[_sc_h0, _sc_h1]
+    acc += _sc_np.float32(0.5) * x[_sc_h0, _sc_h2]
+    acc += _sc_np.float32(0.25) * x[_sc_h0, _sc_h3]
+    return acc
 _sc_point_inline = _sc_numba.njit(inline='always', fastmath=False, error_model='numpy')(_sc_point.py_func)
 
 
@@ -42,14 +55,21 @@ def _sc_edge(_sc_b0, _sc_e0, _sc_b1, _sc_e1, _sc_n0, _sc_n1, x, _sc_out0, _sc_p_
             _sc_out0[_sc_i0, _sc_i1] = _sc_point(_sc_np.intp(0), _sc_np.intp(1), _sc_p_x)
 
 
+@_sc_numba.njit(inline='always', fastmath=False, error_model='numpy')
+def _sc_side(_sc_b0, _sc_e0, _sc_b1, _sc_e1, _sc_n0, _sc_n1, x, _sc_out0, _sc_p_x):
+    for _sc_i0 in range(_sc_b0, _sc_e0):
+        for _sc_i1 in range(_sc_b1, _sc_e1):
+            _sc_out0[_sc_i0, _sc_i1] = _sc_point_last(_sc_i0, _sc_i1, _sc_n0, _sc_n1, x)
+
+
 @_sc_numba.njit(cache=_sc_CACHE, fastmath=False, error_model='numpy')
 def _sc_interior(_sc_b0, _sc_e0, _sc_n0, _sc_n1, x, _sc_out0, _sc_p_x):
     _sc_hi1 = max(1, _sc_n1 - 1)
     for _sc_i0 in range(_sc_b0, _sc_e0):
-        _sc_edge(_sc_i0, _sc_i0 + 1, _sc_np.intp(0), min(1, _sc_n1), _sc_n0, _sc_n1, x, _sc_out0, _sc_p_x)
+        _sc_side(_sc_i0, _sc_i0 + 1, _sc_np.intp(0), min(1, _sc_n1), _sc_n0, _sc_n1, x, _sc_out0, _sc_p_x)
         for _sc_i1 in range(1, _sc_hi1):
             _sc_out0[_sc_i0, _sc_i1] = _sc_point_inline(_sc_i0, _sc_i1, x)
-        _sc_edge(_sc_i0, _sc_i0 + 1, _sc_hi1, _sc_n1, _sc_n0, _sc_n1, x, _sc_out0, _sc_p_x)
+        _sc_side(_sc_i0, _sc_i0 + 1, _sc_hi1, _sc_n1, _sc_n0, _sc_n1, x, _sc_out0, _sc_p_x)
 
 
 def blur(x, _sc_rb, _sc_re, _sc_out0):
