@@ -163,18 +163,22 @@ def test_16bit_medians_past_the_network_equal_numba(bounds, dtype, mode):
                                       expected)
 
 
-def test_16bit_medians_with_an_unchanged_axis_equal_numpy():
+@pytest.mark.parametrize("bounds, dtype", [(LARGE[0], "uint16"), (((-3, 3), (-4, 4)), "int16")],
+                         ids=str)
+def test_16bit_medians_with_an_unchanged_axis_equal_numpy(bounds, dtype):
     """Along a ``None`` axis the border rows keep cval; the other border points count their
-    window one point at a time (numba's np.median of the window's values)."""
+    window one point at a time (two passes of 256 bins: odd and even counts)."""
     from numpy.lib.stride_tricks import sliding_window_view
 
-    f = stencil_ufunc(boundary=(None, "reflect"), cval=9)(kernels("median", LARGE[0])[0])
-    x = data16("uint16", (30, 41), 5)
-    windows = sliding_window_view(np.pad(x, ((0, 0), (4, 4)), mode="symmetric"), (9, 9))
-    expected = np.median(windows, axis=(2, 3)).astype(np.uint16)   # odd count: exact
+    f = stencil_ufunc(boundary=(None, "reflect"), cval=9, out_dtype="kernel")(
+        kernels("median", bounds)[0])
+    x = data16(dtype, (30, 41), 5)
+    (lo0, hi0), (lo1, hi1) = bounds
+    padded = np.pad(x, ((0, 0), (-lo1, hi1 - 1)), mode="symmetric")
+    expected = np.median(sliding_window_view(padded, (hi0 - lo0, hi1 - lo1)), axis=(2, 3))
     got = f(x)
-    np.testing.assert_array_equal(got[4:-4], expected)
-    assert (got[:4] == 9).all() and (got[-4:] == 9).all()
+    np.testing.assert_array_equal(got[-lo0:len(x) - hi0 + 1], expected)
+    assert (got[:-lo0] == 9).all() and (got[len(x) - hi0 + 1:] == 9).all()
 
 
 @pytest.mark.parametrize("boundary, pad", [

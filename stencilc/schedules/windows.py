@@ -305,37 +305,39 @@ def rolled(node: WindowReduction) -> list[ast.stmt]:
     """The reduction as a loop nest over the window in C order, one point at a time: numba's
     operations in numba's order (what every target can compute); a median of 8-bit values
     counts the values into 256 bins, then finds the middle rank's bin, one of 16-bit values
-    copies them into an array for numba's ``np.median`` (the CPU targets)."""
+    does so in two passes, 256 coarse bins then the 256 values of the middle one (the CPU
+    targets)."""
     d = len(node.window.bounds)
     location = {k: getattr(node, k) for k in ("lineno", "col_offset") if hasattr(node, k)}
     loops = [f"{node.result}_a{k}" for k in range(d)]
     read = RelativeRead(node.window.array, [ast.Name(id=v, ctx=ast.Load()) for v in loops],
                         (None,) * d, **location)
     r, acc = node.result, _cast(node.accumulate)
-    many_bins = node.op == "median" and histogram_bins(node.dtype) > 256
-    if many_bins:   # 16-bit: numba's np.median of the window's values (no 65536 bins a point)
-        first = f"{r}_a = {P}np.empty({node.cells}, {P}np.{node.dtype.name})\n{r}_k = 0"
-        update = f"{r}_a[{r}_k] = R\n{r}_k = {r}_k + 1"
-    elif node.op == "median":
-        first, update = _counted_median(node)
-    elif node.op in ("sum", "mean"):
-        first = f"{r} = {_typed(node.accumulate, 0)}"
-        update = f"{r} = {r} + {acc}(R)"
+
+    def over_window(update: str) -> list[str]:
+        """``update`` (reading the cell as ``R``) for every cell of the window, in C order."""
+        nest = ["    " * k + f"for {loops[k]} in range({lo}, {hi}):"
+                for k, (lo, hi) in enumerate(node.window.bounds)]
+        return nest + ["    " * d + line for line in update.splitlines()]
+
+    if node.op == "median" and histogram_bins(node.dtype) > 256:
+        text = _two_pass_median(node, over_window)
     else:
-        first = f"{r} = R0"
-        op = "<" if node.op == "min" else ">"
-        v = f"{r}_v"
-        update = f"{v} = R\n{r} = {v} if {better(op, v, r, node.dtype)} else {r}"
-    text = [first]
-    for k, (lo, hi) in enumerate(node.window.bounds):
-        text.append("    " * k + f"for {loops[k]} in range({lo}, {hi}):")
-    text += ["    " * d + line for line in update.splitlines()]
-    if node.op == "mean":
-        text.append(f"{r} = {acc}({r} / {P}np.intp({node.cells}))")
-    if many_bins:
-        text.append(f"{r} = {P}np.median({r}_a)")
-    elif node.op == "median":
-        text += _median_of_counts(node)
+        if node.op == "median":
+            first, update = _counted_median(node)
+        elif node.op in ("sum", "mean"):
+            first = f"{r} = {_typed(node.accumulate, 0)}"
+            update = f"{r} = {r} + {acc}(R)"
+        else:
+            first = f"{r} = R0"
+            op = "<" if node.op == "min" else ">"
+            v = f"{r}_v"
+            update = f"{v} = R\n{r} = {v} if {better(op, v, r, node.dtype)} else {r}"
+        text = [first] + over_window(update)
+        if node.op == "mean":
+            text.append(f"{r} = {acc}({r} / {P}np.intp({node.cells}))")
+        if node.op == "median":
+            text += _median_of_counts(node)
     origin = RelativeRead(node.window.array, [ast.Constant(lo) for lo, _ in node.window.bounds],
                           (None,) * d, **location)
 
@@ -350,6 +352,35 @@ def rolled(node: WindowReduction) -> list[ast.stmt]:
         for child in ast.walk(stmt):
             ast.copy_location(child, node)
     return [Put().visit(stmt) for stmt in body]
+
+
+def _two_pass_median(node: WindowReduction, over_window) -> list[str]:
+    """NumPy's median of a 16-bit window, one point at a time without 65536 bins: the values
+    counted into 256 coarse bins (the high byte), the coarse bin of the middle rank found,
+    then that bin's values counted by their low byte; for an even count the next value up is
+    in the same bin or is the smallest value above it (a third pass)."""
+    r, shift, t = node.result, histogram_shift(node.dtype), (node.cells - 1) // 2
+    coarse, fine, below, c, f, v = (f"{r}_{n}" for n in ("hc", "hf", "c", "m", "f", "v"))
+    bin_of = f"{v} = {P}np.intp(R) + {shift}"
+    text = [f"{coarse} = {P}np.zeros(256, {P}np.int32)", f"{fine} = {P}np.zeros(256, {P}np.int32)"]
+    text += over_window(f"{bin_of}\n{coarse}[{v} >> 8] = {coarse}[{v} >> 8] + 1")
+    text += [f"{below} = {P}np.intp(0)", f"{c} = {P}np.intp(0)",
+             f"while {below} + {coarse}[{c}] <= {t}:", f"    {below} = {below} + {coarse}[{c}]",
+             f"    {c} = {c} + 1"]
+    text += over_window(f"{bin_of}\nif ({v} >> 8) == {c}:\n"
+                        f"    {fine}[{v} & 255] = {fine}[{v} & 255] + 1")
+    text += [f"{f} = {P}np.intp(0)", f"while {below} + {fine}[{f}] <= {t}:",
+             f"    {below} = {below} + {fine}[{f}]", f"    {f} = {f} + 1",
+             f"{c} = {c} * 256 + {f}"]          # the middle value's bin
+    value = f"{P}np.float64({c} - {shift})"
+    if node.cells % 2:
+        return text + [f"{r} = {value}"]
+    upper = f"{r}_up"
+    text += [f"{upper} = {c}", f"if {below} + {fine}[{f}] <= {t + 1}:",
+             f"    {upper} = {P}np.intp({histogram_bins(node.dtype)})"]
+    text += ["    " + line for line in over_window(
+        f"{bin_of}\nif {c} < {v} < {upper}:\n    {upper} = {v}")]
+    return text + [f"{r} = ({value} + {P}np.float64({upper} - {shift})) / 2"]
 
 
 def _counted_median(node: WindowReduction) -> tuple[str, str]:
