@@ -390,12 +390,7 @@ def _edge_function(out: Writer, decorator: str, ir: StencilIR, spec: BoundarySpe
     and only its ends take patches; then it is called once per box (rows' ends go through
     ``_sc_side``)."""
     d = ir.ndim
-    bounds = [f"{P}{w}{k}" for k in range(d) for w in "be"]
-    index = ", ".join(f"{P}i{k}" for k in range(d))
-    args = ", ".join(a.name for a in ir.arguments)
-    out.gap()
-    out.add(decorator)
-    out.add(f"def {P}edge({', '.join(bounds)}, {nest.passed}):")
+    index, args = _box_function(out, decorator, f"{P}edge", ir, nest)
     computed = [f"{P}patch_{a}({P}p_{a}, {a}, {index}, {nest.shapes})" for a in nest.patches.cells]
     if spec.computes_border and direct:
         computed = store_point(ir, f"{P}border({index}, {nest.shapes}, {args})")
@@ -426,16 +421,22 @@ def _edge_function(out: Writer, decorator: str, ir: StencilIR, spec: BoundarySpe
             out.add(line, d + 1)
 
 
+def _box_function(out: Writer, decorator: str, function: str, ir: StencilIR,
+                  nest: _Nest) -> tuple[str, str]:
+    """The head of a function over the points of a box, ``function(b0, e0, b1, e1, ...,
+    passed)``; returns the point's index and the kernel's arguments, as call arguments."""
+    bounds = [f"{P}{w}{k}" for k in range(ir.ndim) for w in "be"]
+    out.gap()
+    out.add(decorator)
+    out.add(f"def {function}({', '.join(bounds)}, {nest.passed}):")
+    return ", ".join(f"{P}i{k}" for k in range(ir.ndim)), ", ".join(a.name for a in ir.arguments)
+
+
 def _side_function(out: Writer, decorator: str, ir: StencilIR, nest: _Nest) -> None:
     """``_sc_side``: the ends of rows inside along every leading axis (same parameters as
     ``_sc_edge``), through the last axis' rule only; inlined in the interior's rows."""
     d = ir.ndim
-    bounds = [f"{P}{w}{k}" for k in range(d) for w in "be"]
-    index = ", ".join(f"{P}i{k}" for k in range(d))
-    args = ", ".join(a.name for a in ir.arguments)
-    out.gap()
-    out.add(decorator)
-    out.add(f"def {P}side({', '.join(bounds)}, {nest.passed}):")
+    index, args = _box_function(out, decorator, f"{P}side", ir, nest)
     for k in range(d):
         out.add(f"for {P}i{k} in range({P}b{k}, {P}e{k}):", 1 + k)
     for line in store_point(ir, f"{LAST}({index}, {nest.shapes}, {args})"):
