@@ -4,7 +4,8 @@
 A box footprint's minimum and maximum run as one 1-D pass per axis (scipy's separable
 filters); a rank over at most :data:`NETWORK_MAX` cells is a selection network written out
 (no branch, vectorized across points, every target); a larger rank partitions the window per
-point (CPU targets).
+point (CPU targets), except the median of an odd box of 8- or 16-bit integers, which runs as
+a running histogram a row at a time.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..schedules.networks import selection_network
+from ..schedules.windows import HISTOGRAM_DTYPES
 from . import _params
 from ._dask import one_overlap
 from ._arrays import Prepared, prepare
@@ -190,6 +192,11 @@ def _rank_filter(input, rank_of: Callable[[int], int], size, footprint, output, 
     name = _name(f"rank{rank}", fp, p.ndim)
     if count <= NETWORK_MAX:
         base = kernel(_network_text(name, _cells(fp, origins, axes, p.ndim), rank), p.target)
+    elif p.dtype.name in HISTOGRAM_DTYPES and fp.all() and count % 2 and rank == count // 2:
+        # the middle of an odd box of small integers is np.median's value: the schedule
+        # computes it from a running histogram a row at a time (stencilc.schedules.windows)
+        box = _window(fp, origins, axes, p.ndim)[0].removesuffix(".ravel()")
+        base = kernel(f"def {name}(x):\n    return np.median({box})\n", p.target)
     else:
         window, names = _window(fp, origins, axes, p.ndim)
         base = kernel(_partition_text(name, window, rank), p.target, names=names)
