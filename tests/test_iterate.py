@@ -506,3 +506,9 @@ def test_tile_buffers_are_reused_and_never_shared_while_held():
     assert np.shares_memory(c, a) or np.shares_memory(c, b)
     d = scratch.take((1, 1, 1), np.int8, again)
     assert not np.shares_memory(c, d)
+    scratch.give(again)
+    for size in range(6000, 20000, 1000):   # ever larger requests, one at a time: the
+        held = []                            # pool keeps no more buffers than held at once
+        scratch.take((size,), np.float64, held)
+        scratch.give(held)
+        assert len(scratch) <= 2

@@ -101,7 +101,11 @@ def generate_cpu(ir: StencilIR, options: CpuOptions, arg_dtypes: tuple[np.dtype,
         ruled=ruled)
     out.add(f"{P}point_inline = {inline[1:]}({P}point.py_func)")
 
-    patches = _Patches({}, box.extents) if direct or strips else _Patches.of(ir, spec, box)
+    # with ruled point functions only the corners of border rows take patches: none in 1-D
+    # or where the neighbourhood reaches along the last axis only
+    corners = not ruled or LEADING in ruled
+    patches = _Patches({}, box.extents) if direct or strips or not corners \
+        else _Patches.of(ir, spec, box)
     for array, cells in patches.cells.items():
         _patch_function(out, inline, array, cells, dtypes[array], spec, box)
     nest = _Nest(ir, [a.name for a in ir.arguments] + fill_params(ir, spec),
@@ -112,9 +116,10 @@ def generate_cpu(ir: StencilIR, options: CpuOptions, arg_dtypes: tuple[np.dtype,
     if strips:
         _strip_functions(out, inline, jit, ir, spec, box, nest)
     elif ruled:
-        # called once per box (border slabs; interior rows' ends go through _sc_side)
-        _edge_function(out, jit if LEADING in ruled or ir.ndim == 1 else inline, ir, spec,
-                       box, nest, direct, ruled)
+        # called once per box (border slabs, 1-D ends; interior rows' ends go through
+        # _sc_side): none where the neighbourhood reaches along the last axis only
+        if LEADING in ruled or ir.ndim == 1:
+            _edge_function(out, jit, ir, spec, box, nest, direct, ruled)
         if ir.ndim > 1 and LAST in ruled:
             _side_function(out, inline, ir, nest)
     else:
@@ -392,7 +397,9 @@ def _edge_function(out: Writer, decorator: str, ir: StencilIR, spec: BoundarySpe
     d = ir.ndim
     index, args = _box_function(out, decorator, f"{P}edge", ir, nest)
     computed = [f"{P}patch_{a}({P}p_{a}, {a}, {index}, {nest.shapes})" for a in nest.patches.cells]
-    if spec.computes_border and direct:
+    if d == 1 and ruled:   # no leading axes: every border point leaves the last axis only
+        computed = store_point(ir, f"{LAST}({index}, {nest.shapes}, {args})")
+    elif spec.computes_border and direct:
         computed = store_point(ir, f"{P}border({index}, {nest.shapes}, {args})")
     elif spec.computes_border:
         patched = [f"{P}p_{a.name}" if a.name in nest.patches.cells else a.name
@@ -400,8 +407,6 @@ def _edge_function(out: Writer, decorator: str, ir: StencilIR, spec: BoundarySpe
         centers = ", ".join(_unliteral(low) for low in box.lows)
         computed += store_point(ir, f"{P}point({centers}, {', '.join(patched)})")
     last = d - 1
-    if d == 1 and ruled:   # no leading axes: every border point leaves the last axis only
-        computed = store_point(ir, f"{LAST}({index}, {nest.shapes}, {args})")
     if LEADING not in (ruled or {}):
         for k in range(d):
             out.add(f"for {P}i{k} in range({P}b{k}, {P}e{k}):", 1 + k)
@@ -477,9 +482,7 @@ def _strip_functions(out: Writer, inline: str, jit: str, ir: StencilIR, spec: Bo
                 out.add(line, 2 + k)
     for line in store_point(ir, nest.interior_point(", ".join(padded))):
         out.add(line, 1 + d)
-    out.gap()
-    out.add(jit)
-    out.add(f"def {P}edge({', '.join(bounds)}, {nest.passed}):")
+    _box_function(out, jit, f"{P}edge", ir, nest)
     empty = " or ".join(f"{P}e{k} <= {P}b{k}" for k in range(d))
     out.add(f"if {empty}:", 1)
     out.add("return", 2)
@@ -528,7 +531,6 @@ def _interior_function(out: Writer, jit: str, ir: StencilIR, box: _Box, nest: _N
     ends of the rows through ``_sc_side``."""
     d = ir.ndim
     index = ", ".join(f"{P}i{k}" for k in range(d))
-    args = ", ".join(a.name for a in ir.arguments)
     out.gap()
     out.add(jit)
     out.add(f"def {P}interior({P}b0, {P}e0, {nest.passed}):")

@@ -71,7 +71,6 @@ class RowReduction:
                 found.append((f"{P}rr{k}", "int32"))
         return found
 
-
     def length(self, buffer: str) -> int | None:
         """The length of ``buffer`` where it is not along the last axis (a histogram's bins,
         zeroed when allocated), else None."""
@@ -228,7 +227,6 @@ def _separable(row: RowReduction, d: int) -> list[str]:
     node, k = row.node, row.number
     lo, hi = node.window.bounds[-1]
     rw, rv = f"{P}rw{k}", f"{P}rv{k}"
-    rr = f"{P}rr{k}" if len(row.buffers) == 3 else None
     loops, rows = _leading_loops(node)
     inner = "    " * (len(node.window.bounds) - 1)
     column = dict(row.buffers)[rv]
@@ -335,28 +333,16 @@ def _histogram(row: RowReduction, d: int) -> list[str]:
     lines += [f"for {P}j in range({P}b, {P}e):", f"    if {P}j > {P}b:"]
     lines += ["        " + line for line in column(f"{P}j + {lo - 1}", "-")]
     lines += ["    " + line for line in column(f"{P}j + {hi - 1}", "+")]
-    if many:
-        lines += [f"    while {lt} > {t}:",
-                  f"        if ({m} & 255) == 0 and {lt} - {hc}[({m} >> 8) - 1] > {t}:",
-                  f"            {m} -= 256",
-                  f"            {lt} -= {hc}[{m} >> 8]",
-                  "        else:",
-                  f"            {m} -= 1",
-                  f"            {lt} -= {h}[{m}]",
-                  f"    while {lt} + {h}[{m}] <= {t}:",
-                  f"        if ({m} & 255) == 0 and {lt} + {hc}[{m} >> 8] <= {t}:",
-                  f"            {lt} += {hc}[{m} >> 8]",
-                  f"            {m} += 256",
-                  "        else:",
-                  f"            {lt} += {h}[{m}]",
-                  f"            {m} += 1"]
-    else:
-        lines += [f"    while {lt} > {t}:",
-                  f"        {m} -= 1",
-                  f"        {lt} -= {h}[{m}]",
-                  f"    while {lt} + {h}[{m}] <= {t}:",
-                  f"        {lt} += {h}[{m}]",
-                  f"        {m} += 1"]
+    down, up = [f"{m} -= 1", f"{lt} -= {h}[{m}]"], [f"{lt} += {h}[{m}]", f"{m} += 1"]
+    if many:   # a whole coarse bin at a time where it lies wholly on the way
+        down = [f"if ({m} & 255) == 0 and {lt} - {hc}[({m} >> 8) - 1] > {t}:",
+                f"    {m} -= 256", f"    {lt} -= {hc}[{m} >> 8]", "else:"] + \
+            ["    " + line for line in down]
+        up = [f"if ({m} & 255) == 0 and {lt} + {hc}[{m} >> 8] <= {t}:",
+              f"    {lt} += {hc}[{m} >> 8]", f"    {m} += 256", "else:"] + \
+            ["    " + line for line in up]
+    lines += [f"    while {lt} > {t}:"] + ["        " + line for line in down]
+    lines += [f"    while {lt} + {h}[{m}] <= {t}:"] + ["        " + line for line in up]
     lines += ["    " + line for line in median_of_bins(
         node, h, m, lt, f"{rw}[{P}np.uint64({P}j)]", hc if many else None)]
     if many:   # the last window out again: the buffers are zero for the next row

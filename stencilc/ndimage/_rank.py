@@ -77,17 +77,22 @@ def _network_text(name: str, cells: list[tuple[int, ...]], rank: int) -> str:
     return "\n".join(lines + [f"    return v{rank}"]) + "\n"
 
 
+def _box(footprint: np.ndarray, origins: list[int], axes: tuple[int, ...], ndim: int) -> str:
+    """The kernel text of the footprint's bounding box, a window slice ``x[a:b, ...]``."""
+    ranges = [range(0, 1)] * ndim
+    for axis, size, o in zip(axes, footprint.shape, origins):
+        ranges[axis] = offsets(size, o)
+    return f"x[{', '.join(f'{r.start}:{r.stop}' for r in ranges)}]"
+
+
 def _window(footprint: np.ndarray, origins: list[int], axes: tuple[int, ...],
             ndim: int) -> tuple[str, dict]:
     """The kernel text of the footprint's values as a 1-D array (C order), and the globals
     it reads."""
-    ranges = [range(0, 1)] * ndim
-    for axis, size, o in zip(axes, footprint.shape, origins):
-        ranges[axis] = offsets(size, o)
-    slices = ", ".join(f"{r.start}:{r.stop}" for r in ranges)
+    box = _box(footprint, origins, axes, ndim)
     if footprint.all():
-        return f"x[{slices}].ravel()", {}
-    return f"x[{slices}].ravel()[CELLS]", {"CELLS": np.flatnonzero(footprint)}
+        return f"{box}.ravel()", {}
+    return f"{box}.ravel()[CELLS]", {"CELLS": np.flatnonzero(footprint)}
 
 
 def _partition_text(name: str, window: str, rank: int) -> str:
@@ -195,7 +200,7 @@ def _rank_filter(input, rank_of: Callable[[int], int], size, footprint, output, 
     elif p.dtype.name in HISTOGRAM_DTYPES and fp.all() and count % 2 and rank == count // 2:
         # the middle of an odd box of small integers is np.median's value: the schedule
         # computes it from a running histogram a row at a time (stencilc.schedules.windows)
-        box = _window(fp, origins, axes, p.ndim)[0].removesuffix(".ravel()")
+        box = _box(fp, origins, axes, p.ndim)
         base = kernel(f"def {name}(x):\n    return np.median({box})\n", p.target)
     else:
         window, names = _window(fp, origins, axes, p.ndim)

@@ -70,7 +70,13 @@ class Scratch:
         size = math.prod(shape) * dtype.itemsize
         with self._lock:
             fits = [k for k, b in enumerate(self._free) if b.size >= size]
-            flat = self._free.pop(min(fits, key=lambda k: self._free[k].size)) if fits else None
+            if fits:
+                flat = self._free.pop(min(fits, key=lambda k: self._free[k].size))
+            else:   # a larger one replaces the largest free one: the pool never grows past
+                flat = None   # the buffers held at once
+                if self._free:
+                    self._free.pop(max(range(len(self._free)),
+                                       key=lambda k: self._free[k].size))
         if flat is None:
             flat = np.empty(max(size, 1), np.uint8)
         held.append(flat)
@@ -80,6 +86,10 @@ class Scratch:
         with self._lock:
             self._free.extend(held)
         held.clear()
+
+    def __len__(self) -> int:
+        """The buffers kept for reuse."""
+        return len(self._free)
 
 
 def advance(gufunc: Callable, arrays: Sequence[Any], stepping: Stepping,

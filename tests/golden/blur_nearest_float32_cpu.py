@@ -39,37 +39,20 @@ _sc_point_inline = _sc_numba.njit(inline='always', fastmath=False, error_model='
 
 
 @_sc_numba.njit(inline='always', fastmath=False, error_model='numpy')
-def _sc_patch_x(_sc_p, x, _sc_i0, _sc_i1, _sc_n0, _sc_n1):
-    for _sc_a0 in range(1):
-        _sc_j0 = _sc_nearest(_sc_i0 + _sc_a0, _sc_n0)
-        for _sc_a1 in range(3):
-            _sc_j1 = _sc_nearest(_sc_i1 + _sc_a1 - 1, _sc_n1)
-            _sc_p[_sc_a0, _sc_a1] = x[_sc_j0, _sc_j1]
-
-
-@_sc_numba.njit(inline='always', fastmath=False, error_model='numpy')
-def _sc_edge(_sc_b0, _sc_e0, _sc_b1, _sc_e1, _sc_n0, _sc_n1, x, _sc_out0, _sc_p_x):
-    for _sc_i0 in range(_sc_b0, _sc_e0):
-        for _sc_i1 in range(_sc_b1, _sc_e1):
-            _sc_patch_x(_sc_p_x, x, _sc_i0, _sc_i1, _sc_n0, _sc_n1)
-            _sc_out0[_sc_i0, _sc_i1] = _sc_point(_sc_np.intp(0), _sc_np.intp(1), _sc_p_x)
-
-
-@_sc_numba.njit(inline='always', fastmath=False, error_model='numpy')
-def _sc_side(_sc_b0, _sc_e0, _sc_b1, _sc_e1, _sc_n0, _sc_n1, x, _sc_out0, _sc_p_x):
+def _sc_side(_sc_b0, _sc_e0, _sc_b1, _sc_e1, _sc_n0, _sc_n1, x, _sc_out0):
     for _sc_i0 in range(_sc_b0, _sc_e0):
         for _sc_i1 in range(_sc_b1, _sc_e1):
             _sc_out0[_sc_i0, _sc_i1] = _sc_point_last(_sc_i0, _sc_i1, _sc_n0, _sc_n1, x)
 
 
 @_sc_numba.njit(cache=_sc_CACHE, fastmath=False, error_model='numpy')
-def _sc_interior(_sc_b0, _sc_e0, _sc_n0, _sc_n1, x, _sc_out0, _sc_p_x):
+def _sc_interior(_sc_b0, _sc_e0, _sc_n0, _sc_n1, x, _sc_out0):
     _sc_hi1 = max(1, _sc_n1 - 1)
     for _sc_i0 in range(_sc_b0, _sc_e0):
-        _sc_side(_sc_i0, _sc_i0 + 1, _sc_np.intp(0), min(1, _sc_n1), _sc_n0, _sc_n1, x, _sc_out0, _sc_p_x)
+        _sc_side(_sc_i0, _sc_i0 + 1, _sc_np.intp(0), min(1, _sc_n1), _sc_n0, _sc_n1, x, _sc_out0)
         for _sc_i1 in range(1, _sc_hi1):
             _sc_out0[_sc_i0, _sc_i1] = _sc_point_inline(_sc_i0, _sc_i1, x)
-        _sc_side(_sc_i0, _sc_i0 + 1, _sc_hi1, _sc_n1, _sc_n0, _sc_n1, x, _sc_out0, _sc_p_x)
+        _sc_side(_sc_i0, _sc_i0 + 1, _sc_hi1, _sc_n1, _sc_n0, _sc_n1, x, _sc_out0)
 
 
 def blur(x, _sc_rb, _sc_re, _sc_out0):
@@ -77,8 +60,7 @@ def blur(x, _sc_rb, _sc_re, _sc_out0):
     _sc_hi0 = _sc_n0
     _sc_r0 = max(_sc_rb, 0)
     _sc_r1 = min(_sc_re, _sc_n0)
-    _sc_p_x = _sc_np.empty((1, 3), x.dtype)
-    _sc_interior(max(0, _sc_r0), min(_sc_hi0, _sc_r1), _sc_n0, _sc_n1, x, _sc_out0, _sc_p_x)
+    _sc_interior(max(0, _sc_r0), min(_sc_hi0, _sc_r1), _sc_n0, _sc_n1, x, _sc_out0)
 
 
 # schedule of blur for x: float32
