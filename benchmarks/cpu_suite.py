@@ -348,12 +348,21 @@ def ratios(figures: dict) -> dict:
     return found
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def bench_options(doc: str, output: str, repeats: int, min_seconds: float
+                  ) -> tuple[argparse.Namespace, Timer]:
+    """The command line every timing benchmark shares (``--quick``: a smoke run, fewer
+    repeats; ``--output``: its JSON, ``docs/<output>`` by default) and its timer."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
-    parser.add_argument("--output", type=Path, default=DOCS / "bench-cpu.json")
+    parser.add_argument("--output", type=Path, default=DOCS / output)
     args = parser.parse_args()
-    timer = Timer(repeats=3 if args.quick else 9, min_seconds=0.0 if args.quick else 0.5)
+    timer = Timer(repeats=3 if args.quick else repeats,
+                  min_seconds=0.0 if args.quick else min_seconds)
+    return args, timer
+
+
+def main() -> None:
+    args, timer = bench_options(__doc__, "bench-cpu.json", repeats=9, min_seconds=0.5)
     results = {"machine": f"{platform.machine()} {platform.processor() or ''}".strip()
                + f", {len(os.sched_getaffinity(0))} cores",
                "cpu_model": cpu_model(), "numba_threads": numba.get_num_threads(),

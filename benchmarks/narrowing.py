@@ -13,7 +13,6 @@ regime); ``warm``: back to back.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import sys
@@ -27,7 +26,7 @@ from stencilc.demo import cpu_model
 from stencilc.targets.cpu import CpuTarget
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cpu_suite import Timer  # noqa: E402
+from cpu_suite import Timer, bench_options  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -88,11 +87,7 @@ def run_case(name, kernel, layout, boundary, make, timer: Timer) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
-    parser.add_argument("--output", type=Path, default=DOCS / "bench-narrowing.json")
-    args = parser.parse_args()
-    timer = Timer(repeats=3 if args.quick else 11, min_seconds=0.2 if args.quick else 1.0)
+    args, timer = bench_options(__doc__, "bench-narrowing.json", repeats=11, min_seconds=1.0)
     rows = []
     print(f"{'case':<32}{'regime':<7}{'narrowed':>10}{'int64':>10}{'speed-up':>10}"
           f"{'/copy':>8}{'int64/copy':>12}")

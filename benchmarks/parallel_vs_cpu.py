@@ -10,7 +10,6 @@ prints the goal as a PASS/FAIL line for this run and writes docs/bench-parallel.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cpu_suite import CASES, DOCS, Timer  # noqa: E402
+from cpu_suite import CASES, Timer, bench_options  # noqa: E402
 
 from stencilc import stencil_ufunc  # noqa: E402
 from stencilc.demo import busy_core, cpu_model, smooth  # noqa: E402
@@ -57,11 +56,7 @@ def measure(timer: Timer, busy: bool) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
-    parser.add_argument("--output", type=Path, default=DOCS / "bench-parallel.json")
-    args = parser.parse_args()
-    timer = Timer(repeats=3 if args.quick else 9, min_seconds=0.0 if args.quick else 0.3)
+    args, timer = bench_options(__doc__, "bench-parallel.json", repeats=9, min_seconds=0.3)
     print(f"{cpu_model()}, {numba.get_num_threads()} threads")
     rows = measure(timer, busy=False) + measure(timer, busy=True)
     worst = min((r[g]["parallel_speed_over_cpu"], r["case"], g, r["busy"])
